@@ -1,0 +1,335 @@
+"""The compiled training loop, for one network or a batch of configurations at once.
+
+``train(network, config, data, members)`` trains ``M`` *members*: configurations of one
+architecture that differ only in numbers (penalty strengths, learning rate, weight decay, dropout
+rate, random key, and which rows they train and validate on, given as sample weights). With
+``M > 1`` they are trained by ``vmap`` in one compiled program; with ``M == 1`` the same function
+runs without ``vmap``. A member's numbers depend only on its own inputs, so a batched member
+gives the same parameters as the same member trained alone.
+
+The whole fit is one XLA program: a ``lax.while_loop`` over epochs (it ends when every member
+has stopped) around a ``lax.scan`` over minibatches. Each epoch
+
+1. orders the member's training rows at random (rows of weight 0 go last), cuts them into
+   ``ceil(n_train / batch_size)`` batches (the last one padded with weight-0 rows; a batch with
+   no weight is skipped, so unequal folds stay exact), and takes one optimizer step per batch;
+   full-batch training uses all rows with their weights and no shuffling;
+2. records the epoch's training loss (the batch objectives, data-fit plus smooth penalty,
+   averaged with the batch weights) and the validation data-fit in evaluation mode;
+3. applies early stopping with the semantics of Keras' ``EarlyStopping``: an epoch improves when
+   ``monitor < best - min_delta``; after ``patience`` epochs without improvement training stops,
+   and with ``restore_best_weights`` the parameters of the best epoch are returned;
+4. stops with ``diverged_epoch`` set if the loss or the parameters became non-finite.
+
+Optional per-epoch records (``config.record``) are computed inside the loop:
+``"grad_norm"`` (L2 norm of the gradient per layer, averaged over the epoch's steps),
+``"sparsity"`` (fraction of exactly-zero weights per layer at the end of the epoch),
+``"hamming"`` (number of ReLU pattern bits over the training rows that differ between the start
+and the end of the epoch) and ``"max_error"`` (largest ``|f(x) - y|`` on the training rows).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from sparsitylab.engine.losses import datafit, get_loss
+from sparsitylab.engine.networks import check_choice
+from sparsitylab.engine.optimizers import Optimizer, build, build_lbfgs
+from sparsitylab.engine.penalties import Penalty
+
+RECORDS = ("grad_norm", "sparsity", "hamming", "max_error")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Static settings of a fit (changing one compiles a new program)."""
+
+    loss: str = "squared_error"
+    max_epochs: int = 1000
+    batch_size: int | None = None
+    early_stopping: bool = False
+    patience: int = 10
+    min_delta: float = 0.0
+    restore_best_weights: bool = True
+    record: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        get_loss(self.loss)
+        for name in self.record:
+            check_choice("record", name, RECORDS)
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or None (full batch), got {self.batch_size}")
+        if self.patience < 0 or self.min_delta < 0:
+            raise ValueError("patience and min_delta must be >= 0")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One configuration. Every leaf may carry a leading axis of size ``M`` (a batch)."""
+
+    key: Any
+    penalty: Penalty
+    optimizer: Optimizer
+    dropout_rate: Any
+    train_weight: Any
+    val_weight: Any = None
+
+
+jax.tree_util.register_dataclass(
+    Member,
+    data_fields=["key", "penalty", "optimizer", "dropout_rate", "train_weight", "val_weight"],
+    meta_fields=[],
+)
+
+
+@dataclass(frozen=True)
+class Data:
+    """Arrays shared by every member: training rows and, optionally, separate validation rows
+    (when ``X_val`` is None, validation weights refer to the training rows)."""
+
+    X: Any
+    y: Any
+    X_val: Any = None
+    y_val: Any = None
+
+
+jax.tree_util.register_dataclass(Data, data_fields=["X", "y", "X_val", "y_val"], meta_fields=[])
+
+
+@dataclass
+class TrainResult:
+    """Numpy results with a leading member axis: parameters, state, per-epoch history (NaN after
+    a member stopped), epochs run, best epoch (early stopping) and the epoch that diverged (-1
+    when none did)."""
+
+    params: Any
+    state: Any
+    history: dict[str, np.ndarray]
+    n_epochs: np.ndarray
+    best_epoch: np.ndarray
+    diverged_epoch: np.ndarray
+    extras: dict = field(default_factory=dict)
+
+
+def stack_members(members: list[Member]) -> Member:
+    """Stack single members into one batched member (their structures must agree)."""
+    return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *members)
+
+
+def _layer_norms(tree):
+    return jnp.stack([
+        jnp.sqrt(sum((jnp.sum(v * v) for v in layer.values()), start=0.0))
+        for layer in tree
+    ])  # fmt: skip
+
+
+def _zero_fractions(params, dtype):
+    return jnp.stack([jnp.mean(layer["w"] == 0, dtype=dtype) for layer in params])
+
+
+def _select(flag, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(flag, a, b), new, old)
+
+
+def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, member, data):
+    loss_fn = get_loss(config.loss)
+    record = config.record
+    X, y = data.X, data.y
+    params, state = network.init(jax.random.fold_in(member.key, 0))
+    dtype = jax.tree.leaves(params)[0].dtype
+    cast = partial(jax.tree.map, lambda v: jnp.asarray(v, dtype))
+    penalty, opt, rate = cast(member.penalty), cast(member.optimizer), cast(member.dropout_rate)
+    tw = jnp.asarray(member.train_weight, dtype)
+    vw = None if member.val_weight is None else jnp.asarray(member.val_weight, dtype)
+    has_val = vw is not None
+    Xv, yv = (data.X, data.y) if data.X_val is None else (data.X_val, data.y_val)
+    lbfgs = opt.name == "lbfgs"
+    tx = build_lbfgs() if lbfgs else build(opt, penalty)
+    n = X.shape[0]
+
+    def objective(p, s, Xb, yb, wb, key):
+        out, new_s = network.apply(p, s, Xb, train=True, key=key, dropout_rate=rate, sample_weight=wb)
+        return datafit(loss_fn, out, yb, wb) + penalty.smooth(p), new_s
+
+    grad_fn = jax.value_and_grad(objective, has_aux=True)
+
+    def step(carry, batch_data):
+        p, s, o = carry
+        Xb, yb, wb, kb = batch_data
+        (obj, new_s), g = grad_fn(p, s, Xb, yb, wb, kb)
+        if lbfgs:
+            upd, new_o = tx.update(
+                g, o, p, value=obj, grad=g,
+                value_fn=lambda q: objective(q, s, Xb, yb, wb, kb)[0],
+            )  # fmt: skip
+        else:
+            upd, new_o = tx.update(g, o, p)
+        nonempty = jnp.sum(wb) > 0
+        new = _select(nonempty, (optax.apply_updates(p, upd), new_s, new_o), (p, s, o))
+        out = {"obj": obj, "w": jnp.sum(wb)}
+        if "grad_norm" in record:
+            out["grad_norm"] = _layer_norms(g)
+        return new, out
+
+    def batches(key):
+        kperm, kdrop = jax.random.split(key)
+        if batch is None:
+            return jax.tree.map(lambda v: v[None], (X, y, tw, kdrop))
+        order = jnp.argsort(jnp.where(tw > 0, jax.random.uniform(kperm, (n,)), 2.0))
+        pad = n_batches * batch - n
+        weights = tw[order]
+        if pad > 0:
+            order = jnp.concatenate([order, jnp.zeros(pad, order.dtype)])
+            weights = jnp.concatenate([weights, jnp.zeros(pad, dtype)])
+        else:  # rows beyond the last batch all have weight 0 (they sort last)
+            order, weights = order[: n_batches * batch], weights[: n_batches * batch]
+        idx = order.reshape(n_batches, batch)
+        return X[idx], y[idx], weights.reshape(n_batches, batch), jax.random.split(kdrop, n_batches)
+
+    train_rows = tw > 0
+
+    def patterns(p, s):
+        _, _, pre = network.apply(p, s, X, capture=True)
+        return jnp.concatenate([h > 0 for h in pre], axis=1) & train_rows[:, None]
+
+    def evaluate(p, s):
+        if not has_val:
+            return jnp.asarray(jnp.nan, dtype)
+        return datafit(loss_fn, network.apply(p, s, Xv)[0], yv, vw)
+
+    E = config.max_epochs
+    L = len(params)
+    history = {"loss": jnp.full(E, jnp.nan, dtype)}
+    if has_val:
+        history["val_loss"] = jnp.full(E, jnp.nan, dtype)
+    if "grad_norm" in record:
+        history["grad_norm"] = jnp.full((E, L), jnp.nan, dtype)
+    if "sparsity" in record:
+        history["sparsity"] = jnp.full((E, L), jnp.nan, dtype)
+    if "hamming" in record:
+        history["hamming"] = jnp.full(E, -1, jnp.int32)
+    if "max_error" in record:
+        history["max_error"] = jnp.full(E, jnp.nan, dtype)
+
+    carry = {
+        "params": params, "state": state, "opt": tx.init(params),
+        "best_params": params, "best_state": state,
+        "best": jnp.asarray(jnp.inf, dtype), "best_epoch": jnp.asarray(-1),
+        "wait": jnp.asarray(0), "epoch": jnp.asarray(0), "stop": jnp.asarray(False),
+        "diverged": jnp.asarray(-1), "key": jax.random.fold_in(member.key, 1),
+        "history": history,
+    }  # fmt: skip
+    if "hamming" in record:
+        carry["pattern"] = patterns(params, state)
+
+    def body(c):
+        e = c["epoch"]
+        key, kb = jax.random.split(c["key"])
+        (p, s, o), outs = jax.lax.scan(step, (c["params"], c["state"], c["opt"]), batches(kb))
+        wsum = jnp.maximum(jnp.sum(outs["w"]), 1e-12)
+        train_loss = jnp.sum(outs["obj"] * outs["w"]) / wsum
+        val_loss = evaluate(p, s)
+        hist = dict(c["history"])
+        hist["loss"] = hist["loss"].at[e].set(train_loss)
+        if has_val:
+            hist["val_loss"] = hist["val_loss"].at[e].set(val_loss)
+        new = {**c, "params": p, "state": s, "opt": o, "key": key, "epoch": e + 1}
+        if "grad_norm" in record:
+            steps = (outs["w"] > 0).astype(dtype)
+            mean = jnp.sum(outs["grad_norm"] * steps[:, None], 0) / jnp.maximum(jnp.sum(steps), 1)
+            hist["grad_norm"] = hist["grad_norm"].at[e].set(mean)
+        if "sparsity" in record:
+            hist["sparsity"] = hist["sparsity"].at[e].set(_zero_fractions(p, dtype))
+        if "hamming" in record:
+            pat = patterns(p, s)
+            hist["hamming"] = hist["hamming"].at[e].set(jnp.sum(pat != c["pattern"], dtype=jnp.int32))
+            new["pattern"] = pat
+        if "max_error" in record:
+            err = jnp.abs(network.apply(p, s, X)[0] - y).max(axis=-1)
+            hist["max_error"] = hist["max_error"].at[e].set(jnp.max(jnp.where(train_rows, err, 0)))
+        new["history"] = hist
+
+        finite = jnp.isfinite(train_loss) & jnp.all(
+            jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(p)])
+        )
+        new["diverged"] = jnp.where(finite, -1, e)
+        stop = ~finite
+        if config.early_stopping:
+            monitor = val_loss if has_val else train_loss
+            improved = monitor < c["best"] - config.min_delta
+            new["best"] = jnp.where(improved, monitor, c["best"])
+            new["best_epoch"] = jnp.where(improved, e, c["best_epoch"])
+            new["best_params"] = _select(improved, p, c["best_params"])
+            new["best_state"] = _select(improved, s, c["best_state"])
+            new["wait"] = jnp.where(improved, 0, c["wait"] + 1)
+            stop = stop | (new["wait"] >= config.patience)
+        new["stop"] = stop
+        return new
+
+    def cond(c):
+        return (c["epoch"] < E) & ~c["stop"]
+
+    c = jax.lax.while_loop(cond, body, carry)
+    params, state = c["params"], c["state"]
+    if config.early_stopping and config.restore_best_weights:
+        use_best = (c["best_epoch"] >= 0) & (c["diverged"] < 0)
+        params, state = _select(use_best, (c["best_params"], c["best_state"]), (params, state))
+    return {
+        "params": params, "state": state, "history": c["history"], "n_epochs": c["epoch"],
+        "best_epoch": c["best_epoch"], "diverged_epoch": c["diverged"],
+    }  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def _compiled(network, config, n_batches, batch, batched):
+    fit = partial(_fit_one, network, config, n_batches, batch)
+    return jax.jit(jax.vmap(fit, in_axes=(0, None)) if batched else fit)
+
+
+def batch_geometry(train_weight: np.ndarray, batch_size: int | None) -> tuple[int, int | None]:
+    """``(n_batches, batch)`` for members with these training weights (``batch=None``: full)."""
+    n_train = int(np.max(np.sum(np.asarray(train_weight) > 0, axis=-1)))
+    if batch_size is None or batch_size >= n_train:
+        return 1, None
+    return math.ceil(n_train / batch_size), batch_size
+
+
+def train(network, config: TrainConfig, data: Data, members: Member) -> TrainResult:
+    """Train the stacked ``members`` (leading axis ``M``) of ``network`` on ``data``."""
+    tw = np.asarray(members.train_weight)
+    if tw.ndim != 2 or tw.shape[1] != np.shape(data.X)[0]:
+        raise ValueError(f"train weights must be (M, n_samples), got {tw.shape}")
+    if np.any(tw.sum(axis=1) <= 0):
+        raise ValueError("every member needs at least one training row with positive weight")
+    if members.optimizer.name == "lbfgs":
+        if config.batch_size is not None and config.batch_size < tw.shape[1]:
+            raise ValueError("L-BFGS trains on the full batch: use batch_size=None")
+        if members.penalty.has_prox:
+            raise ValueError(
+                "L-BFGS needs a smooth objective; L1, elastic net, group lasso and max-norm need a "
+                "first-order optimizer (e.g. 'adam' or 'sgd')"
+            )
+        if getattr(network, "dropout", False) or getattr(network, "batch_norm", False):
+            raise ValueError("L-BFGS needs a deterministic objective: no dropout or batch norm")
+    n_batches, batch = batch_geometry(tw, config.batch_size)
+    m = tw.shape[0]
+    if m == 1:
+        single = jax.tree.map(lambda v: v[0], members)
+        out = _compiled(network, config, n_batches, batch, False)(single, data)
+        out = jax.tree.map(lambda v: np.asarray(v)[None], out)
+    else:
+        out = jax.tree.map(np.asarray, _compiled(network, config, n_batches, batch, True)(members, data))
+    return TrainResult(
+        params=out["params"], state=out["state"], history=out["history"],
+        n_epochs=out["n_epochs"], best_epoch=out["best_epoch"], diverged_epoch=out["diverged_epoch"],
+    )  # fmt: skip
