@@ -1,0 +1,265 @@
+"""What the two sparse MLP estimators share: parameters, validation, plans and fitted state.
+
+A fit is planned as *members* of the training engine (one per ensemble member, and in a sweep one
+per configuration x fold x member); ``_plan`` turns the estimator's parameters into the pieces the
+engine needs, ``_store`` turns one member slice of the engine's result back into fitted attributes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from numbers import Integral, Real
+
+import jax
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from sparsitylab._errors import DivergenceError
+from sparsitylab.engine.networks import ACTIVATIONS, MLP
+from sparsitylab.engine.optimizers import OPTIMIZERS, Optimizer
+from sparsitylab.engine.penalties import L1, L2, ElasticNet, GroupLasso, MaxNorm, Sum
+from sparsitylab.engine.trainer import RECORDS, Data, Member, TrainConfig, stack_members, train
+
+PENALTIES = ("l1", "l1_subgradient", "l2", "elasticnet", "group_input", "group_neurons")
+
+
+def make_penalty(name, alpha, l1_ratio, max_norm):
+    """The engine penalty for the estimator parameters (``None``: no penalty)."""
+    terms = {
+        None: (),
+        "l1": (L1(alpha),),
+        "l1_subgradient": (L1(alpha, mode="subgradient"),),
+        "l2": (L2(alpha),),
+        "elasticnet": (ElasticNet(alpha, l1_ratio),),
+        "group_input": (GroupLasso(alpha, over="input"),),
+        "group_neurons": (GroupLasso(alpha, over="neurons"),),
+    }[name]
+    if max_norm is not None:
+        terms = (*terms, MaxNorm(max_norm))
+    return Sum(terms)
+
+
+class SparseMLPBase(BaseEstimator):
+    """Shared implementation; use :class:`SparseMLPRegressor` or :class:`SparseMLPClassifier`."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "penalty": [StrOptions(set(PENALTIES)), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "max_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "min_delta": [Interval(Real, 0, None, closed="left")],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "bootstrap": ["boolean"],
+        "record": [tuple, list],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self, hidden_layer_sizes=(32,), activation="relu", penalty=None, alpha=1e-3,
+        l1_ratio=0.5, weight_decay=0.0, max_norm=None, dropout=0.0, batch_norm=False,
+        optimizer="adam", learning_rate=1e-3, batch_size=None, max_epochs=1000,
+        early_stopping=False, validation_fraction=0.2, patience=10, min_delta=0.0,
+        n_estimators=1, bootstrap=False, record=(), random_state=None, verbose=0,
+    ):  # fmt: skip
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.weight_decay = weight_decay
+        self.max_norm = max_norm
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.min_delta = min_delta
+        self.n_estimators = n_estimators
+        self.bootstrap = bootstrap
+        self.record = record
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # --- what subclasses define -------------------------------------------------------------
+    _loss: str
+
+    def _encode_targets(self, y):  # -> (targets for the engine, n_outputs)
+        raise NotImplementedError
+
+    def _stratify(self, y):
+        return None
+
+    # --- planning ---------------------------------------------------------------------------
+    def _hidden(self):
+        sizes = tuple(int(h) for h in np.atleast_1d(self.hidden_layer_sizes))
+        if any(h < 1 for h in sizes):
+            raise ValueError(f"hidden_layer_sizes must hold positive integers, got {sizes}")
+        return sizes
+
+    def _network(self, n_features, n_outputs):
+        return MLP(
+            n_inputs=n_features, hidden=self._hidden(), n_outputs=n_outputs,
+            activation=self.activation, batch_norm=bool(self.batch_norm),
+            dropout=self.dropout > 0,
+        )  # fmt: skip
+
+    def _config(self):
+        return TrainConfig(
+            loss=self._loss, max_epochs=int(self.max_epochs), batch_size=self.batch_size,
+            early_stopping=bool(self.early_stopping), patience=int(self.patience),
+            min_delta=float(self.min_delta), record=tuple(self.record),
+        )  # fmt: skip
+
+    def _hyper(self):
+        """The numbers a member trains with: penalty, optimizer and dropout rate."""
+        penalty = make_penalty(self.penalty, self.alpha, self.l1_ratio, self.max_norm)
+        opt = Optimizer(self.optimizer, self.learning_rate, self.weight_decay)
+        return penalty, opt, float(self.dropout)
+
+    def _check_params(self):
+        self._validate_params()
+        for name in self.record:
+            if name not in RECORDS:
+                raise ValueError(f"unknown record {name!r}; valid options are {sorted(RECORDS)}")
+        self._hidden()
+
+    def _validate_fit(self, X, y):
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, ensure_min_samples=2, multi_output=True,
+            y_numeric=self._loss != "logistic" and self._loss != "softmax",
+        )  # fmt: skip
+        return X.astype(np.float32), y
+
+    def _split(self, X, Y, validation_data, rng):
+        """Training/validation data and each member's training weights."""
+        n_val = None
+        if validation_data is not None:
+            Xv, yv = validation_data
+            Xv = validate_data(self, Xv, reset=False, dtype=np.float64).astype(np.float32)
+            Yv, _ = self._encode_targets(np.asarray(yv), fitted=True)
+            data = Data(X, Y, Xv, Yv)
+            n_val = Xv.shape[0]
+        elif self.early_stopping:
+            idx = np.arange(X.shape[0])
+            tr, va = train_test_split(
+                idx, test_size=self.validation_fraction, random_state=rng.randint(2**31 - 1),
+                stratify=self._stratify(Y),
+            )
+            if len(tr) < 1 or len(va) < 1:
+                raise ValueError("too few samples to hold out a validation split; add data or "
+                                 "set early_stopping=False")
+            data = Data(X[tr], Y[tr], X[va], Y[va])
+            n_val = len(va)
+        else:
+            data = Data(X, Y)
+        n = data.X.shape[0]
+        weights = []
+        for _ in range(self.n_estimators):
+            if self.bootstrap:
+                weights.append(np.bincount(rng.randint(n, size=n), minlength=n).astype(np.float32))
+            else:
+                weights.append(np.ones(n, np.float32))
+        val_weight = None if n_val is None else np.ones(n_val, np.float32)
+        return data, weights, val_weight
+
+    def _member_keys(self, rng, count):
+        base = jax.random.PRNGKey(rng.randint(2**31 - 1))
+        return [jax.random.fold_in(base, i) for i in range(count)]
+
+    # --- fitting ----------------------------------------------------------------------------
+    def fit(self, X, y, validation_data=None):
+        """Train the network(s) on ``X, y``.
+
+        ``validation_data=(X_val, y_val)`` gives the data monitored by early stopping and
+        recorded as ``history_["val_loss"]``; otherwise, with ``early_stopping=True``, a random
+        ``validation_fraction`` of the rows is held out (stratified for classifiers).
+        """
+        self._check_params()
+        X, y = self._validate_fit(X, y)
+        Y, n_outputs = self._encode_targets(y, fitted=False)
+        rng = check_random_state(self.random_state)
+        data, weights, val_weight = self._split(X, Y, validation_data, rng)
+        penalty, opt, rate = self._hyper()
+        keys = self._member_keys(rng, self.n_estimators)
+        members = stack_members([
+            Member(k, penalty, opt, rate, w, val_weight) for k, w in zip(keys, weights, strict=True)
+        ])  # fmt: skip
+        network = self._network(X.shape[1], n_outputs)
+        result = train(network, self._config(), data, members)
+        self._store(network, result, slice(None))
+        if self.verbose:
+            print(f"{type(self).__name__}: {int(self.n_iter_)} epochs, "
+                  f"final loss {float(np.nanmin(np.atleast_2d(self.history_['loss'])[:, -1])):.6g}")
+        return self
+
+    def _store(self, network, result, members):
+        """Set the fitted attributes from ``result`` restricted to ``members`` (a slice/indices)."""
+        diverged = np.asarray(result.diverged_epoch)[members]
+        if np.any(diverged >= 0):
+            epoch = int(diverged[diverged >= 0].min()) + 1
+            raise DivergenceError(
+                f"training diverged at epoch {epoch}: the loss or the weights became NaN/inf. "
+                f"Try a smaller learning_rate (now {self.learning_rate}), standardized inputs "
+                f"and targets, or a stronger penalty."
+            )
+        take = lambda tree: jax.tree.map(lambda v: np.asarray(v)[members], tree)  # noqa: E731
+        self.network_ = network
+        self.params_ = take(result.params)
+        self.state_ = take(result.state)
+        n_epochs = np.asarray(result.n_epochs)[members]
+        self.n_iter_ = int(n_epochs.max())
+        self.best_epoch_ = np.asarray(result.best_epoch)[members]
+        history = {k: np.asarray(v)[members][:, : self.n_iter_] for k, v in result.history.items()}
+        single = len(n_epochs) == 1
+        self.history_ = {k: (v[0] if single else v) for k, v in history.items()}
+        if single:
+            self.best_epoch_ = int(self.best_epoch_[0])
+        weights = [layer["w"] for layer in self.params_]
+        self.coefs_ = [w[0] if single else w for w in weights]
+        self.intercepts_ = [(layer["b"][0] if single else layer["b"]) for layer in self.params_]
+        self.sparsity_ = np.array([float(np.mean(w == 0)) for w in weights])
+        first = weights[0]
+        if "gate" in self.params_[0]:
+            first = first * self.params_[0]["gate"][..., None]
+        self.feature_importances_ = np.abs(first).mean(axis=(0, 2))
+        return self
+
+    # --- prediction -------------------------------------------------------------------------
+    def _forward(self, X):
+        """Network outputs of every ensemble member, ``(n_members, n, n_outputs)``, evaluation mode."""
+        check_is_fitted(self, "params_")
+        X = validate_data(self, X, reset=False, dtype=np.float64).astype(np.float32)
+        n = X.shape[0]
+        padded = max(8, 1 << (n - 1).bit_length())  # a few compiled sizes serve every n
+        Xp = np.zeros((padded, X.shape[1]), np.float32)
+        Xp[:n] = X
+        return np.asarray(_predictor(self.network_)(self.params_, self.state_, Xp))[:, :n]
+
+
+@lru_cache(maxsize=32)
+def _predictor(network):
+    def outputs(params, state, X):
+        return jax.vmap(lambda p, s: network.apply(p, s, X)[0])(params, state)
+
+    return jax.jit(outputs)
