@@ -1,0 +1,153 @@
+"""Read a fitted network into plain numpy: weight matrices, biases and the activation.
+
+The diagnostics accept, by duck typing:
+
+* a fitted estimator with ``network_`` and ``params_`` (and ``state_``): the engine pytrees,
+  stacked with a leading member axis; member ``member`` (default 0) is read;
+* a ``(network, params)`` or ``(network, params, state)`` tuple with the engine's unstacked pytrees;
+* an object with scikit-learn's ``coefs_`` / ``intercepts_`` / ``activation`` (``MLPRegressor``);
+* a ``(weights, biases)`` pair of lists of numpy arrays (activation ReLU unless told).
+
+Everything is converted to float64 numpy. An input gate is folded into the first weight matrix
+and evaluation-mode batch normalization into the layer's affine map, so the returned ``Dense``
+computes exactly what the network computes at prediction time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# scikit-learn's activation names -> the engine's
+_ALIASES = {"identity": "linear", "logistic": "sigmoid"}
+_NEGATIVE_SLOPE = {"relu": 0.0, "leaky_relu": 0.01}
+BN_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A fully connected network in numpy: ``h <- act(h @ W_l + b_l)``, last layer linear."""
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    activation: str = "relu"
+
+    @property
+    def n_inputs(self) -> int:
+        return self.weights[0].shape[0]
+
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        return tuple(w.shape[1] for w in self.weights[:-1])
+
+    @property
+    def piecewise_linear(self) -> bool:
+        return self.activation in _NEGATIVE_SLOPE
+
+    def act(self, z: np.ndarray) -> np.ndarray:
+        a = self.activation
+        if a in _NEGATIVE_SLOPE:
+            return np.where(z > 0, z, _NEGATIVE_SLOPE[a] * z)
+        if a == "tanh":
+            return np.tanh(z)
+        if a == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-z))
+        if a == "linear":
+            return z
+        raise ValueError(f"unknown activation {a!r}")
+
+    def slope(self, active: np.ndarray) -> np.ndarray:
+        """Derivative of a piecewise linear activation given the on/off pattern."""
+        return np.where(active, 1.0, _NEGATIVE_SLOPE[self.activation])
+
+    def forward(self, X) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """``(output, pre-activations, post-activations)`` of every hidden layer."""
+        h = np.asarray(X, dtype=np.float64)
+        if h.ndim == 1:
+            h = h[:, None]
+        if h.shape[1] != self.n_inputs:
+            raise ValueError(f"X has {h.shape[1]} features, the network expects {self.n_inputs}")
+        pre, post = [], []
+        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
+            z = h @ w + b
+            h = self.act(z)
+            pre.append(z)
+            post.append(h)
+        return h @ self.weights[-1] + self.biases[-1], pre, post
+
+
+def _np(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+def _from_engine(network, params, state=None) -> Dense:
+    if not hasattr(network, "hidden") or not hasattr(network, "activation"):
+        raise TypeError(
+            f"{type(network).__name__} is not a fully connected network; the diagnostics read "
+            "MLP networks (an estimator's network_, or a (network, params) pair)"
+        )
+    if type(network).__name__ == "CNN":
+        raise TypeError("this diagnostic reads fully connected (MLP) networks, not a CNN")
+    weights, biases = [], []
+    n_hidden = len(network.hidden)
+    for i, layer in enumerate(params):
+        w = _np(layer["w"])
+        b = _np(layer["b"]) if "b" in layer else np.zeros(w.shape[1])
+        if i == 0 and "gate" in layer:
+            w = _np(layer["gate"])[:, None] * w
+        if i < n_hidden and "scale" in layer:
+            stats = state[i] if state is not None else {}
+            mean = _np(stats.get("mean", np.zeros_like(b)))
+            var = _np(stats.get("var", np.ones_like(b)))
+            g = _np(layer["scale"]) / np.sqrt(var + BN_EPS)
+            w, b = w * g, (b - mean) * g + _np(layer["shift"])
+        weights.append(w)
+        biases.append(b)
+    act = _ALIASES.get(network.activation, network.activation)
+    return Dense(tuple(weights), tuple(biases), act)
+
+
+def _member(tree, member: int):
+    import jax
+
+    return jax.tree_util.tree_map(lambda a: np.asarray(a)[member], tree)
+
+
+def as_dense(model, *, member: int = 0, activation: str | None = None) -> Dense:
+    """Convert any supported model description to a :class:`Dense` (see the module docstring)."""
+    if isinstance(model, Dense):
+        return model
+    if hasattr(model, "network_") and hasattr(model, "params_"):
+        params = _member(model.params_, member)
+        state = _member(model.state_, member) if getattr(model, "state_", None) else None
+        return _from_engine(model.network_, params, state)
+    if hasattr(model, "coefs_") and hasattr(model, "intercepts_"):
+        act = activation or getattr(model, "activation", "relu")
+        return Dense(
+            tuple(_np(w) for w in model.coefs_),
+            tuple(_np(b) for b in model.intercepts_),
+            _ALIASES.get(act, act),
+        )
+    if isinstance(model, tuple | list) and len(model) in (2, 3):
+        first = model[0]
+        if hasattr(first, "init") and hasattr(first, "apply"):
+            return _from_engine(first, model[1], model[2] if len(model) == 3 else None)
+        weights, biases = model[0], model[1]
+        if len(weights) != len(biases) or not len(weights):
+            raise ValueError("a (weights, biases) pair needs two lists of the same, nonzero length")
+        act = activation or (model[2] if len(model) == 3 else "relu")
+        return Dense(tuple(_np(w) for w in weights), tuple(_np(b) for b in biases), act)
+    raise TypeError(
+        "cannot read a network from "
+        f"{type(model).__name__}; pass a fitted estimator (network_ and params_), a "
+        "(network, params) pair, or a (weights, biases) pair of lists of arrays"
+    )
+
+
+def require_piecewise_linear(net: Dense, what: str) -> None:
+    if not net.piecewise_linear:
+        raise ValueError(
+            f"{what} is defined for piecewise linear networks (activation 'relu' or "
+            f"'leaky_relu'); this network uses {net.activation!r}"
+        )

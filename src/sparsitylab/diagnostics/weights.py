@@ -1,0 +1,160 @@
+"""Sparsity and weights: how many weights are zero, which inputs a network uses.
+
+Weights are read as trained (no folding of gates or batch norm): an estimator's ``params_``
+(member 0 by default), a ``(network, params)`` pair, scikit-learn's ``coefs_``, or a plain list of
+weight arrays. Layer ``i`` is the ``i``-th weight tensor (the first layer may be a convolution).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sparsitylab.diagnostics._plotting import new_figure
+
+DEFAULT_THRESHOLDS = (0.0, 1e-8, 1e-6, 1e-4, 1e-2)
+
+
+def layer_weights(model, *, member: int = 0) -> list[np.ndarray]:
+    """The weight tensors (no biases) of every layer, as float64 numpy arrays."""
+    if hasattr(model, "params_"):
+        return [np.asarray(layer["w"], dtype=np.float64)[member] for layer in model.params_]
+    if hasattr(model, "coefs_"):
+        return [np.asarray(w, dtype=np.float64) for w in model.coefs_]
+    if isinstance(model, tuple | list) and model:
+        first = model[0]
+        if hasattr(first, "init") and hasattr(first, "apply"):
+            return [np.asarray(layer["w"], dtype=np.float64) for layer in model[1]]
+        if isinstance(first, tuple | list):  # (weights, biases)
+            return [np.asarray(w, dtype=np.float64) for w in first]
+        return [np.asarray(w, dtype=np.float64) for w in model]
+    raise TypeError(
+        f"cannot read weights from {type(model).__name__}; pass a fitted estimator, a "
+        "(network, params) pair or a list of weight arrays"
+    )
+
+
+def sparsity_by_layer(model, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, *, member=0):
+    """Fraction of weights with ``|w| <= t`` per layer, for each threshold ``t``.
+
+    ``t = 0`` counts exact zeros (what proximal training produces); positive thresholds count
+    near-zeros. One row per layer plus a final ``"all"`` row; columns ``n_weights`` and
+    ``frac_le_{t}``.
+    """
+    ws = layer_weights(model, member=member)
+    thresholds = [float(t) for t in thresholds]
+    if any(t < 0 for t in thresholds):
+        raise ValueError("thresholds must be >= 0")
+    rows = []
+    for name, w in [*((str(i), w) for i, w in enumerate(ws)),
+                    ("all", np.concatenate([w.ravel() for w in ws]))]:  # fmt: skip
+        a = np.abs(w.ravel())
+        rows.append({"layer": name, "n_weights": a.size,
+                     **{f"frac_le_{t:g}": float(np.mean(a <= t)) for t in thresholds}})  # fmt: skip
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def plot_sparsity_by_layer(model, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, *, member=0):
+    table = sparsity_by_layer(model, thresholds, member=member)
+    fig, ax = new_figure()
+    cols = [c for c in table.columns if c.startswith("frac_le_")]
+    x = np.arange(len(table))
+    width = 0.8 / len(cols)
+    for i, c in enumerate(cols):
+        ax.bar(x + i * width, table[c], width, label=f"|w| <= {c[8:]}")
+    ax.set_xticks(x + 0.4 - width / 2, table.index)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("fraction of weights")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def mean_abs_weight_per_feature(model, feature_names=None, *, member: int = 0) -> pd.Series:
+    """For each input feature, the mean of ``|w|`` over its first-layer weights (all units).
+
+    The report's measure of how much a network uses a feature.
+    """
+    w = layer_weights(model, member=member)[0]
+    if w.ndim != 2:
+        raise ValueError("mean_abs_weight_per_feature reads a dense first layer (n_inputs, units)")
+    names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(len(w))]
+    if len(names) != len(w):
+        raise ValueError(f"{len(names)} feature names for {len(w)} inputs")
+    return pd.Series(np.abs(w).mean(axis=1), index=names, name="mean_abs_weight")
+
+
+def plot_mean_abs_weight_per_feature(model, feature_names=None, *, member: int = 0):
+    s = mean_abs_weight_per_feature(model, feature_names, member=member)
+    fig, ax = new_figure(figsize=(max(6.0, 0.35 * len(s)), 4))
+    ax.bar(s.index, s.to_numpy())
+    ax.set_ylabel("mean |first-layer weight|")
+    ax.tick_params(axis="x", rotation=90)
+    return fig
+
+
+def effective_n_features(model, tol: float = 0.0, *, member: int = 0) -> int:
+    """Number of input features with at least one first-layer weight ``|w| > tol``.
+
+    A feature whose outgoing weights are all (near) zero does not reach the network's output.
+    """
+    s = layer_weights(model, member=member)[0]
+    if s.ndim != 2:
+        raise ValueError("effective_n_features reads a dense first layer (n_inputs, units)")
+    return int(np.count_nonzero(np.any(np.abs(s) > tol, axis=1)))
+
+
+def weight_histograms(model, bins: int = 50, *, member: int = 0) -> pd.DataFrame:
+    """Histogram of each layer's weights: a long table with ``layer``, ``left``, ``right``,
+    ``count``."""
+    rows = []
+    for i, w in enumerate(layer_weights(model, member=member)):
+        counts, edges = np.histogram(w.ravel(), bins=bins)
+        rows.append(pd.DataFrame({"layer": i, "left": edges[:-1], "right": edges[1:],
+                                  "count": counts}))  # fmt: skip
+    return pd.concat(rows, ignore_index=True)
+
+
+def plot_weight_histograms(model, bins: int = 50, *, member: int = 0):
+    table = weight_histograms(model, bins, member=member)
+    layers = table["layer"].unique()
+    fig, axes = new_figure(figsize=(3.5 * len(layers), 3.2), ncols=len(layers))
+    for ax, (layer, part) in zip(np.atleast_1d(axes), table.groupby("layer"), strict=True):
+        ax.bar(part["left"], part["count"], width=part["right"] - part["left"], align="edge")
+        ax.set_yscale("symlog", linthresh=1)
+        ax.set_title(f"layer {layer}")
+        ax.set_xlabel("weight")
+    np.atleast_1d(axes)[0].set_ylabel("count")
+    return fig
+
+
+def lasso_vs_network_weights(lasso, model, feature_names=None, *, member: int = 0):
+    """|Lasso coefficient| beside the network's mean |first-layer weight|, per feature.
+
+    ``lasso`` is a fitted linear model (``coef_``) or the coefficient array. Columns ``lasso``,
+    ``network``, and both divided by their maximum (``lasso_scaled``, ``network_scaled``).
+    """
+    coef = np.abs(np.ravel(getattr(lasso, "coef_", lasso))).astype(np.float64)
+    net = mean_abs_weight_per_feature(model, feature_names, member=member)
+    if coef.size != len(net):
+        raise ValueError(f"{coef.size} Lasso coefficients for {len(net)} network inputs")
+    table = pd.DataFrame({"lasso": coef, "network": net.to_numpy()}, index=net.index)
+    for c in ("lasso", "network"):
+        top = table[c].max()
+        table[f"{c}_scaled"] = table[c] / top if top > 0 else 0.0
+    return table
+
+
+def plot_lasso_vs_network_weights(lasso, model, feature_names=None, *, member: int = 0):
+    """The report's figure: per feature, scaled |Lasso coefficient| beside scaled mean |weight|."""
+    table = lasso_vs_network_weights(lasso, model, feature_names, member=member)
+    fig, ax = new_figure(figsize=(max(6.0, 0.45 * len(table)), 4))
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table["lasso_scaled"], 0.4, label="|Lasso coefficient|")
+    ax.bar(x + 0.2, table["network_scaled"], 0.4, label="mean |first-layer weight|")
+    ax.set_xticks(x, table.index, rotation=90)
+    ax.set_ylabel("relative to the largest")
+    ax.legend()
+    return fig
