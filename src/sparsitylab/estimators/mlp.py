@@ -89,7 +89,7 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
 
     def predict(self, X):
         """Mean prediction of the ensemble."""
-        out = self._forward(X).mean(axis=0)
+        out = self._forward(X).astype(np.float64).mean(axis=0)
         return out[:, 0] if self._y_ndim == 1 else out
 
     def __sklearn_tags__(self):
@@ -146,4 +146,5 @@ class SparseMLPClassifier(ClassifierMixin, SparseMLPBase):
         return proba.mean(axis=0)
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
