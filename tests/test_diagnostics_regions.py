@@ -18,8 +18,8 @@ from sparsitylab.diagnostics import (
     region_bound,
     regions_through_training,
 )
-from sparsitylab.diagnostics.regions import _cells_2d, _grid
 from sparsitylab.diagnostics._model import as_dense
+from sparsitylab.diagnostics.regions import _cells_2d, _grid
 
 
 def hand_built():
@@ -51,17 +51,17 @@ def test_regions_1d_affine_pieces_match_forward():
         pats = activation_patterns(net, xs[:, None])
         assert all("".join("1" if v else "0" for v in p) == r.pattern for p in pats)
     # neighbouring regions differ in pattern
-    assert all(a != b for a, b in zip(table["pattern"][:-1], table["pattern"][1:]))
+    assert all(a != b for a, b in zip(table["pattern"][:-1], table["pattern"][1:], strict=True))
 
 
 def test_random_1d_network_pattern_constant_between_breakpoints():
     rng = np.random.default_rng(1)
     sizes = [1, 8, 8, 1]
-    Ws = [rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    Ws = [rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
     bs = [rng.normal(size=b) for b in sizes[1:]]
     bps = linear_regions_1d((Ws, bs), -3, 3)
     edges = np.concatenate([[-3], bps, [3]])
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
         xs = np.linspace(a, b, 9)[1:-1, None]
         P = activation_patterns((Ws, bs), xs)
         assert (P == P[0]).all()
@@ -76,7 +76,7 @@ def test_random_1d_network_pattern_constant_between_breakpoints():
 def small_2d(seed, hidden=(5, 4)):
     rng = np.random.default_rng(seed)
     sizes = [2, *hidden, 1]
-    Ws = [rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    Ws = [rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
     bs = [rng.normal(size=b) * 0.5 for b in sizes[1:]]
     return Ws, bs
 
