@@ -10,9 +10,12 @@ A training step is one chain, read left to right::
   before the learning rate scales it, so a step shrinks ``w`` by ``lr * weight_decay * w``
   independently of the adaptive rule (AdamW; Loshchilov & Hutter 2019). ``"adamw"`` is Adam
   with this transformation; any rule can use it;
-* the *proximal step* applies the penalty's prox with step ``learning_rate`` to the parameters
-  the update would produce: soft-thresholding for L1 (exact zeros), block soft-thresholding for
-  the group lasso, projection for max-norm constraints.
+* the *proximal step* applies the penalty's prox to the parameters the update would produce:
+  soft-thresholding for L1 (exact zeros), block soft-thresholding for the group lasso,
+  projection for max-norm constraints. Its step is ``learning_rate`` times the rule's own
+  per-coordinate step size (1 for SGD and momentum, ``1 / (sqrt(v_hat) + eps)`` for Adam, ...),
+  so that ``alpha`` keeps its meaning under adaptive optimizers: the fixed points are stationary
+  points of ``loss + Omega``.
 
 ``Optimizer`` is a pytree whose learning rate, weight decay and momentum are array leaves, so a
 batch of them trains under ``vmap``. L-BFGS (full batch, smooth objectives only) is optax's
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import jax
+import jax.numpy as jnp
 import optax
 
 from sparsitylab.engine.networks import check_choice
@@ -80,25 +84,53 @@ def decoupled_weight_decay(rate, where: Selector = WEIGHTS) -> optax.GradientTra
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-def proximal_step(penalty: Penalty, step) -> optax.GradientTransformation:
-    """Turn an update ``u`` into ``prox(params + u, step) - params``."""
+def diagonal_step(name: str, rule_state):
+    """Per-coordinate factor ``D`` by which the rule scales a gradient (``None``: ``D = 1``).
 
-    def update(updates, state, params):
-        moved = optax.apply_updates(params, updates)
-        target = penalty.prox(moved, step)
-        return jax.tree.map(lambda t, p: t - p, target, params), state
-
-    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+    For the adaptive rules the step on coordinate ``i`` is ``lr * D_i * (moment of g_i)``, so the
+    proximal step that keeps ``alpha`` meaning ``alpha`` uses the threshold ``lr * alpha * D_i``
+    (a proximal gradient step in the rule's diagonal metric). Its fixed points satisfy the
+    optimality condition of ``loss + Omega`` whatever ``D`` is.
+    """
+    if name in ("adam", "adamw"):
+        b2, eps = 0.999, 1e-8
+        correction = 1.0 - b2 ** rule_state.count.astype(jax.tree.leaves(rule_state.nu)[0].dtype)
+        return jax.tree.map(lambda v: 1.0 / (jnp.sqrt(v / correction) + eps), rule_state.nu)
+    if name == "rmsprop":
+        return jax.tree.map(lambda v: jax.lax.rsqrt(v + 1e-7), rule_state.nu)
+    if name == "adagrad":
+        return jax.tree.map(
+            lambda t: jnp.where(t > 0, jax.lax.rsqrt(t + 1e-7), 0.0), rule_state.sum_of_squares
+        )
+    return None
 
 
 def build(opt: Optimizer, penalty: Penalty) -> optax.GradientTransformation:
-    """The full step for a first-order optimizer and a penalty."""
-    parts = [_rule(opt)]
-    parts.append(decoupled_weight_decay(opt.weight_decay))
-    parts.append(optax.scale_by_learning_rate(opt.learning_rate))
-    if penalty.has_prox:
-        parts.append(proximal_step(penalty, opt.learning_rate))
-    return optax.chain(*parts)
+    """One training step for a first-order optimizer and a penalty.
+
+    ``rule -> decoupled weight decay -> scale by -lr -> proximal step``. The proximal step maps
+    the tentative parameters ``params + u`` to ``prox(params + u, lr * D)`` with ``D`` the rule's
+    diagonal step (:func:`diagonal_step`), and returns the difference as the update.
+    """
+    rule = _rule(opt)
+    tail = optax.chain(
+        decoupled_weight_decay(opt.weight_decay), optax.scale_by_learning_rate(opt.learning_rate)
+    )
+
+    def init(params):
+        return rule.init(params), tail.init(params)
+
+    def update(grads, state, params):
+        u, rule_state = rule.update(grads, state[0], params)
+        u, tail_state = tail.update(u, state[1], params)
+        if penalty.has_prox:
+            diag = diagonal_step(opt.name, rule_state)
+            step = opt.learning_rate if diag is None else jax.tree.map(lambda d: opt.learning_rate * d, diag)
+            moved = optax.apply_updates(params, u)
+            u = jax.tree.map(lambda t, p: t - p, penalty.prox(moved, step), params)
+        return u, (rule_state, tail_state)
+
+    return optax.GradientTransformation(init, update)
 
 
 def build_lbfgs() -> optax.GradientTransformationExtraArgs:

@@ -61,6 +61,18 @@ def map_selected(fn, params, where: Selector):
     )
 
 
+def map_selected_with_step(fn, params, step, where: Selector):
+    """Like :func:`map_selected` with ``fn(leaf, step_leaf)``; ``step`` is a scalar or a pytree
+    shaped like ``params`` (a per-coordinate step size)."""
+    if not isinstance(step, tuple):
+        return map_selected(lambda v: fn(v, step), params, where)
+    n = len(params)
+    return tuple(
+        {k: (fn(v, step[i][k]) if where.selects(i, n, k) else v) for k, v in layer.items()}
+        for i, layer in enumerate(params)
+    )
+
+
 def selected(params, where: Selector):
     n = len(params)
     return [v for i, layer in enumerate(params) for k, v in layer.items() if where.selects(i, n, k)]
@@ -131,7 +143,9 @@ class L1(Penalty):
     def prox(self, params, step):
         if self.mode != "prox":
             return params
-        return map_selected(lambda v: soft_threshold(v, step * self.alpha), params, self.where)
+        return map_selected_with_step(
+            lambda v, t: soft_threshold(v, t * self.alpha), params, step, self.where
+        )
 
     def subdiff_distance(self, params, grads):
         if self.mode != "prox":
@@ -183,8 +197,8 @@ class ElasticNet(Penalty):
         return True
 
     def prox(self, params, step):
-        t = step * self.alpha * self.l1_ratio
-        return map_selected(lambda v: soft_threshold(v, t), params, self.where)
+        lam = self.alpha * self.l1_ratio
+        return map_selected_with_step(lambda v, t: soft_threshold(v, t * lam), params, step, self.where)
 
     def subdiff_distance(self, params, grads):
         lam = self.alpha * self.l1_ratio
@@ -233,10 +247,13 @@ class GroupLasso(Penalty):
         return True
 
     def prox(self, params, step):
-        def shrink(v):
-            return group_soft_threshold(v, step * self.alpha, _group_axes(self.over, v))
+        def shrink(v, t):
+            # a per-coordinate step is averaged over each group (exact when it is constant)
+            axes = _group_axes(self.over, v)
+            t = jnp.mean(t, axis=axes, keepdims=True) if jnp.ndim(t) else t
+            return group_soft_threshold(v, t * self.alpha, axes)
 
-        return map_selected(shrink, params, self._where(params))
+        return map_selected_with_step(shrink, params, step, self._where(params))
 
     def subdiff_distance(self, params, grads):
         dists = []
@@ -301,3 +318,75 @@ class Sum(Penalty):
 
 
 NO_PENALTY = Sum(())
+
+
+@_register(["alpha"], [])
+@dataclass(frozen=True)
+class HadamardInput(Penalty):
+    """Weight decay on an input gate and the first layer, ``(alpha / 2)(||g||^2 + ||W1||_F^2)``,
+    in its balanced proximal form (feature selection with exact zeros).
+
+    The network multiplies input ``j`` by a gate ``g_j`` before the first layer, so feature ``j``
+    reaches the network through the product row ``v_j = g_j W1[j, :]``. For a fixed ``v_j`` the
+    weight decay ``(alpha / 2)(g_j^2 + ||W1[j, :]||^2)`` is smallest when the factors are balanced,
+    ``|g_j| = ||W1[j, :]||``, where it equals ``alpha ||v_j||``: weight decay on the Hadamard pair is
+    the group lasso ``alpha sum_j ||g_j W1[j, :]||`` on the product (the core equivalence at the
+    input). Gradient descent on the decay alone only reaches zero in the limit, so the decay is
+    applied as a proximal step instead: after each optimizer step every pair is rebalanced (the
+    function is unchanged and the decay can only fall), the product row is block
+    soft-thresholded with ``step * alpha`` (the prox of the balanced decay, exact zeros when
+    ``||v_j|| <= step * alpha``), and the pair is set back to the balanced factors of the result
+    (``g_j = sqrt(||v_j||)``, ``W1[j, :] = v_j / g_j``; both exactly 0 for a dropped feature).
+    A dropped feature stays dropped: ``(0, 0)`` is a stationary point of the Hadamard pair, whose
+    gradients are ``W1[j, :] . dL/dv_j`` and ``g_j dL/dv_j``.
+    ``value`` is the decay itself; at a balanced point it equals the group lasso on the products.
+    """
+
+    alpha: float = 1e-3
+
+    def value(self, params):
+        first = params[0]
+        return 0.5 * self.alpha * (jnp.sum(first["gate"] ** 2) + jnp.sum(first["w"] ** 2))
+
+    @property
+    def has_prox(self):
+        return True
+
+    def prox(self, params, step):
+        first = dict(params[0])
+        g, w = first["gate"], first["w"]
+        v = g[:, None] * w  # product rows, (p, h)
+        v = group_soft_threshold(v, step * self.alpha, 1)
+        norm = jnp.sqrt(jnp.sum(v * v, axis=1))
+        # keep the gate's sign so a step never flips the sign of a surviving factor pair
+        sign = jnp.where(g < 0, -1.0, 1.0).astype(g.dtype)
+        gate = sign * jnp.sqrt(norm)
+        safe = jnp.where(norm > 0, gate, 1.0)
+        first["gate"] = gate
+        first["w"] = jnp.where(norm[:, None] > 0, v / safe[:, None], 0.0)
+        return (first, *params[1:])
+
+
+@_register(["masks"], ["key"])
+@dataclass(frozen=True)
+class Mask(Penalty):
+    """The constraint "pruned weights stay zero": ``masks`` holds one 0/1 array per layer (the
+    shape of that layer's ``key`` leaf); the prox multiplies by it after every step, so a weight
+    whose mask is 0 is exactly 0 after every update whatever the optimizer's moments do. Its value
+    is 0 on the feasible set."""
+
+    masks: tuple = field(default_factory=tuple)
+    key: str = "w"
+
+    def value(self, params):
+        return _ZERO
+
+    @property
+    def has_prox(self):
+        return True
+
+    def prox(self, params, step):
+        return tuple(
+            {k: (v * m.astype(v.dtype) if k == self.key else v) for k, v in layer.items()}
+            for layer, m in zip(params, self.masks, strict=True)
+        )
