@@ -72,3 +72,13 @@ def varpro_layers(gates, G, c, alpha, gid):
 def bucket(m: int) -> int:
     """Pad working sets to a few sizes so each compiled program is re-used (16, 32, 64, ...)."""
     return max(16, 1 << int(np.ceil(np.log2(max(m, 1)))))
+
+
+def group_network_objective(gates, weights, groups, X, y, intercept, alpha):
+    """The gated network ``beta_g = s_g z_g`` with decay ``(alpha/2)(sum |g| s_g^2 + ||z||^2)``."""
+    sizes = jnp.bincount(groups, length=gates.shape[0])
+    beta = gates[groups] * weights
+    r = y - X @ beta - intercept
+    return 0.5 * jnp.dot(r, r) / X.shape[0] + 0.5 * alpha * (
+        jnp.sum(sizes * gates * gates) + jnp.dot(weights, weights)
+    )

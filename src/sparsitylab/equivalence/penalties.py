@@ -132,3 +132,16 @@ def balanced_layers(beta, depth):
     layers = np.tile(mag, (depth, 1))
     layers[0] = np.sign(beta) * mag
     return layers
+
+
+def balanced_group_layers(beta, groups):
+    """Gated factorisation ``beta_g = s_g z_g`` with ``|g| s_g^2 = ||z_g||^2`` (balanced).
+
+    Returns ``(gates, weights)``: one gate per group, one weight per feature.
+    """
+    beta = np.asarray(beta, dtype=float)
+    sizes = np.bincount(groups).astype(float)
+    norms = np.sqrt(np.bincount(groups, weights=beta * beta, minlength=sizes.size))
+    gates = np.sqrt(norms / np.sqrt(sizes))
+    safe = np.where(gates > 0, gates, 1.0)
+    return gates, np.where(gates[groups] > 0, beta / safe[groups], 0.0)

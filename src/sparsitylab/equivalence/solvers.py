@@ -184,8 +184,12 @@ def _group_exact(G, c, beta, alpha, gid, sizes):
         f = f_of(bs)
         g = Gi @ bs - c[idx] + w[gi] * bs / nrm
         same = gi[:, None] == gi[None, :]
-        H = Gi + same * (w[gi] / nrm)[:, None] * (np.eye(idx.size) - np.outer(bs, bs) / nrm[:, None] ** 2)
-        if np.max(np.abs(g)) <= 1e-15 * max(1.0, np.max(np.abs(bs))) * max(1.0, np.max(np.diag(Gi))):
+        H = Gi + same * (w[gi] / nrm)[:, None] * (
+            np.eye(idx.size) - np.outer(bs, bs) / nrm[:, None] ** 2
+        )
+        if np.max(np.abs(g)) <= 1e-15 * max(1.0, np.max(np.abs(bs))) * max(
+            1.0, np.max(np.diag(Gi))
+        ):
             break
         try:
             d = -scipy.linalg.solve(H, g, assume_a="pos")
@@ -238,7 +242,9 @@ def _prune_bridge(X, y, beta, alpha, penalty, lipschitz, ridge):
     for j in np.flatnonzero(beta):
         gj = X[:, j] @ r / X.shape[0] - ridge * beta[j]
         b = beta[j]
-        delta = b * gj + 0.5 * lipschitz[j] * b * b - penalty.weight(alpha) * abs(b) ** penalty.power
+        delta = (
+            b * gj + 0.5 * lipschitz[j] * b * b - penalty.weight(alpha) * abs(b) ** penalty.power
+        )
         if delta < 0:
             r += X[:, j] * b
             beta[j] = 0.0
@@ -276,10 +282,12 @@ def fit_quadratic(
         kkt, _ = stationarity(g, beta, alpha, penalty, lipschitz)
         out.n_outer = outer
         out.history.append(kkt)
-        if kkt <= kkt_tol and outer > 0:
+        if kkt <= kkt_tol:
             out.converged = True
             break
-        if isinstance(penalty, Bridge) and _prune_bridge(X, y, beta, alpha, penalty, lipschitz, ridge):
+        if isinstance(penalty, Bridge) and _prune_bridge(
+            X, y, beta, alpha, penalty, lipschitz, ridge
+        ):
             r = y - X @ beta
             g = X.T @ r / n - ridge * beta
         # saddle check: which zero features (groups) does the network escape from?

@@ -1,0 +1,557 @@
+"""scikit-learn estimators that fit sparse models *as* Hadamard networks, with a certificate each.
+
+Every estimator trains a linear network whose weights are multiplied feature by feature and pays
+weight decay ``(alpha / 2) * sum of squares of all weights``; at its (balanced) minimisers this is the
+sparse model named in its docstring, with the *same* alpha (see ``docs/equivalence.md`` and
+``docs/alpha-scaling.md``). After ``fit`` the estimator holds ``certificate_``: the network objective,
+the sparse objective, the relative duality gap (convex cases), the KKT and zero-set violations.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import check_cv
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from sparsitylab.equivalence.certificates import (
+    Certificate,
+    GroupDualNorm,
+    lasso_duality_gap,
+    logistic_duality_gap,
+    nuclear_duality_gap,
+)
+from sparsitylab.equivalence.logistic import fit_logistic, logistic_network_objective
+from sparsitylab.equivalence.networks import group_network_objective, network_objective
+from sparsitylab.equivalence.path import alpha_grid, path_vmap, path_warm
+from sparsitylab.equivalence.penalties import (
+    L1,
+    Bridge,
+    GroupL1,
+    balanced_group_layers,
+    balanced_layers,
+)
+from sparsitylab.equivalence.softimpute import (
+    balance,
+    factorized_objective,
+    fit_factorized,
+    nuclear_objective,
+)
+from sparsitylab.equivalence.solvers import (
+    fit_bridge,
+    fit_quadratic,
+    fit_variational,
+    stationarity,
+)
+
+__all__ = [
+    "HadamardLasso",
+    "HadamardLassoCV",
+    "HadamardElasticNet",
+    "HadamardGroupLasso",
+    "HadamardLogisticRegression",
+    "FactorizedNuclearNorm",
+    "hadamard_path",
+]
+
+
+# ----------------------------------------------------------------------------- validation helpers
+def _check_alpha(alpha):
+    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not np.isfinite(alpha):
+        raise ValueError(f"alpha must be a finite real number > 0, got {alpha!r}.")
+    if alpha <= 0:
+        raise ValueError(
+            f"alpha must be > 0, got {alpha!r}: it is the weight decay of the network and the "
+            "strength of the sparse penalty (alpha = 0 is unpenalised least squares; use "
+            "sklearn.linear_model.LinearRegression for that)."
+        )
+    return float(alpha)
+
+
+def _check_depth(depth):
+    if not isinstance(depth, numbers.Integral) or isinstance(depth, bool) or depth < 2:
+        raise ValueError(
+            f"depth must be an integer >= 2, got {depth!r}: depth 2 is the Lasso, depth k >= 3 the "
+            "bridge penalty sum |beta|^(2/k)."
+        )
+    return int(depth)
+
+
+def _check_positive_int(name, value):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
+def _check_tol(tol):
+    if not isinstance(tol, numbers.Real) or not tol > 0:
+        raise ValueError(f"tol must be a real number > 0, got {tol!r}.")
+    return float(tol)
+
+
+def _center(X, y, fit_intercept):
+    if fit_intercept:
+        xm, ym = X.mean(axis=0), float(y.mean())
+        return X - xm, y - ym, xm, ym
+    return X, y, np.zeros(X.shape[1]), 0.0
+
+
+def _warn_if(not_converged, what):
+    if not_converged:
+        warnings.warn(
+            f"{what} did not reach its tolerance; see certificate_ for how far it is. "
+            "Increase max_iter.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+def _quadratic_certificate(X, y, Xc, yc, coef, intercept, layers, alpha, penalty, ridge, res):
+    """The certificate of a squared-loss fit (``X, y`` raw; ``Xc, yc`` centred the same way)."""
+    n = X.shape[0]
+    if isinstance(penalty, GroupL1):
+        gates, weights = layers
+        net = group_network_objective(gates, weights, penalty.groups, X, y, intercept, alpha)
+    else:
+        net = network_objective(layers, X, y, intercept, alpha, ridge)
+    net = float(net)
+    r = yc - Xc @ coef
+    smooth = 0.5 * r @ r / n + 0.5 * ridge * coef @ coef
+    sparse = smooth + penalty.value(coef, alpha)
+    g = Xc.T @ r / n - ridge * coef
+    lipschitz = np.einsum("ij,ij->j", Xc, Xc) / n + ridge
+    kkt, zero = stationarity(g, coef, alpha, penalty, lipschitz)
+    if isinstance(penalty, Bridge):
+        gap = float("nan")
+        problem = (
+            f"bridge regression, ({alpha:g} * {penalty.depth} / 2) * sum |beta|^(2/{penalty.depth})"
+        )
+    elif isinstance(penalty, GroupL1):
+        gap = lasso_duality_gap(Xc, yc, coef, alpha, dual_norm=GroupDualNorm(penalty.groups))
+        problem = f"group lasso, {alpha:g} * sum_g sqrt(|g|) ||beta_g||"
+    else:
+        gap = lasso_duality_gap(Xc, yc, coef, alpha, ridge=ridge)
+        if ridge:
+            problem = f"elastic net, {alpha:g} ||beta||_1 + ({ridge:g} / 2) ||beta||^2"
+        else:
+            problem = f"lasso, {alpha:g} ||beta||_1"
+    return Certificate(
+        problem=problem,
+        network_objective=net,
+        sparse_objective=float(sparse),
+        duality_gap=gap,
+        kkt_violation=kkt,
+        zero_set_violation=zero,
+        exact_step_change=res.exact_step_change,
+        converged=bool(res.converged),
+    )
+
+
+class _HadamardRegressor(RegressorMixin, BaseEstimator):
+    """Shared ``predict`` and fitting of the squared-loss networks."""
+
+    def predict(self, X):
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return X @ self.coef_ + self.intercept_
+
+    def _fit_quadratic(self, X, y, alpha, penalty, ridge, solver="lbfgs"):
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        Xc, yc, xm, ym = _center(X, y, self.fit_intercept)
+        kkt_tol = self.tol * alpha
+        if isinstance(penalty, Bridge):
+            res = fit_bridge(Xc, yc, alpha, penalty.depth, ridge=ridge)
+        elif solver == "variational":
+            res = fit_variational(
+                Xc, yc, alpha, ridge=ridge, max_iter=self.max_iter, kkt_tol=kkt_tol
+            )
+        else:
+            res = fit_quadratic(
+                Xc, yc, alpha, penalty, ridge=ridge, max_iter=self.max_iter, kkt_tol=kkt_tol
+            )
+        self.coef_ = res.beta
+        self.intercept_ = ym - float(xm @ res.beta)
+        if isinstance(penalty, GroupL1):
+            self.layers_ = balanced_group_layers(res.beta, penalty.groups)
+        else:
+            self.layers_ = balanced_layers(res.beta, penalty.depth)
+        self.n_iter_ = res.n_iter
+        self.certificate_ = _quadratic_certificate(
+            X, y, Xc, yc, self.coef_, self.intercept_, self.layers_, alpha, penalty, ridge, res
+        )
+        _warn_if(not res.converged, type(self).__name__)
+        return self
+
+
+class HadamardLasso(_HadamardRegressor):
+    """The Lasso (depth 2) or a bridge regression (depth >= 3), fitted as a Hadamard network.
+
+    The network ``beta = w1 * ... * wk`` (one weight per feature per layer, an unpenalised intercept
+    outside) is trained on ``1/(2n) ||y - X beta - b||^2 + (alpha/2) sum_l ||w_l||^2``, which is
+
+    * depth 2: ``1/(2n) ||y - X beta - b||^2 + alpha ||beta||_1``, scikit-learn ``Lasso(alpha)``;
+    * depth k >= 3: ``... + (alpha k / 2) sum |beta_j|^(2/k)``, skglm ``L2_3(1.5 alpha)`` (k = 3),
+      ``L0_5(2 alpha)`` (k = 4). Non-convex: the fit starts from Lasso solutions and keeps the best
+      local minimum it finds (``solvers.fit_bridge``).
+
+    Parameters
+    ----------
+    alpha : float > 0, the weight decay (= the Lasso's alpha).
+    depth : int >= 2.
+    fit_intercept : bool.
+    solver : ``"lbfgs"`` (working sets + variable-projection L-BFGS on the network + exact finish)
+        or ``"variational"`` (Hoff's alternating ridge, depth 2 only).
+    max_iter : L-BFGS iterations per working-set round (sweeps for ``"variational"``).
+    tol : the fit stops when the KKT violation is at most ``tol * alpha``.
+    random_state : accepted for a uniform API; every solver here is deterministic (closed-form,
+        balanced starts), so equal inputs always give equal numbers.
+
+    Attributes
+    ----------
+    coef_, intercept_, layers_ (shape ``(depth, n_features)``, balanced), n_iter_, certificate_.
+    """
+
+    def __init__(
+        self,
+        alpha=1.0,
+        depth=2,
+        fit_intercept=True,
+        solver="lbfgs",
+        max_iter=1000,
+        tol=1e-8,
+        random_state=None,
+    ):
+        self.alpha = alpha
+        self.depth = depth
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        alpha = _check_alpha(self.alpha)
+        depth = _check_depth(self.depth)
+        _check_positive_int("max_iter", self.max_iter)
+        _check_tol(self.tol)
+        if self.solver not in ("lbfgs", "variational"):
+            raise ValueError(f"solver must be 'lbfgs' or 'variational', got {self.solver!r}.")
+        if self.solver == "variational" and depth != 2:
+            raise ValueError(
+                "solver='variational' is Hoff's route for the Lasso: it needs depth=2."
+            )
+        penalty = L1() if depth == 2 else Bridge(depth)
+        return self._fit_quadratic(X, y, alpha, penalty, 0.0, self.solver)
+
+
+class HadamardElasticNet(_HadamardRegressor):
+    """scikit-learn's ``ElasticNet(alpha, l1_ratio)`` as a depth-2 Hadamard network.
+
+    Objective ``1/(2n)||y - X beta - b||^2 + alpha l1_ratio ||beta||_1
+    + (alpha (1 - l1_ratio) / 2) ||beta||^2``. The network ``beta = u * v`` has weight decay
+    ``alpha * l1_ratio`` on its layers and ``alpha (1 - l1_ratio)`` on the product (equivalently,
+    the Lasso network on the data augmented by ``sqrt(n alpha (1 - l1_ratio)) I``).
+    """
+
+    def __init__(self, alpha=1.0, l1_ratio=0.5, fit_intercept=True, max_iter=1000, tol=1e-8):
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, X, y):
+        alpha = _check_alpha(self.alpha)
+        _check_positive_int("max_iter", self.max_iter)
+        _check_tol(self.tol)
+        rho = self.l1_ratio
+        if not isinstance(rho, numbers.Real) or not 0 < rho <= 1:
+            raise ValueError(
+                f"l1_ratio must be in (0, 1], got {rho!r} (l1_ratio = 0 is ridge regression, which "
+                "has no sparse network)."
+            )
+        return self._fit_quadratic(X, y, alpha * rho, L1(), alpha * (1.0 - rho))
+
+
+def _check_groups(groups, n_features):
+    """Accept one group label per feature, or a list of index lists; return ids 0..G-1."""
+    if groups is None:
+        raise ValueError("groups is required: one group label per feature, or lists of indices.")
+    arr = np.asarray(groups, dtype=object)
+    if arr.ndim == 1 and len(arr) == n_features and all(np.ndim(g) == 0 for g in arr):
+        _, ids = np.unique(np.asarray(groups), return_inverse=True)
+        return ids.astype(np.int64)
+    ids = np.full(n_features, -1, dtype=np.int64)
+    for k, members in enumerate(groups):
+        members = np.atleast_1d(np.asarray(members, dtype=np.int64))
+        if members.size == 0:
+            raise ValueError(f"group {k} is empty; every group must hold at least one feature.")
+        if members.min() < 0 or members.max() >= n_features:
+            raise ValueError(f"group {k} has indices outside 0..{n_features - 1}.")
+        if np.any(ids[members] >= 0):
+            raise ValueError(f"group {k} repeats features already in another group.")
+        ids[members] = k
+    missing = np.flatnonzero(ids < 0)
+    if missing.size:
+        raise ValueError(
+            f"groups do not cover the features: {missing.size} feature(s) belong to no group "
+            f"(first: {missing[:5].tolist()}); give every feature exactly one group."
+        )
+    return ids
+
+
+class HadamardGroupLasso(_HadamardRegressor):
+    """The group lasso ``alpha * sum_g sqrt(|g|) ||beta_g||_2`` as a gated network.
+
+    Each group's coefficients are a scalar gate times a vector, ``beta_g = s_g z_g``, trained with
+    weight decay ``(alpha / 2)(|g| s_g^2 + ||z_g||^2)``; balanced (``|g| s_g^2 = ||z_g||^2``) this is
+    ``alpha sqrt(|g|) ||beta_g||``: skglm's ``WeightedGroupL2(alpha, weights=sqrt(|g|))``.
+    ``groups``: one label per feature, or a list of index lists covering every feature once.
+    ``layers_`` is ``(gates, weights)``: one gate per group, one weight per feature.
+    """
+
+    def __init__(self, alpha=1.0, groups=None, fit_intercept=True, max_iter=1000, tol=1e-8):
+        self.alpha = alpha
+        self.groups = groups
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, X, y):
+        alpha = _check_alpha(self.alpha)
+        _check_positive_int("max_iter", self.max_iter)
+        _check_tol(self.tol)
+        n_features = np.shape(X)[1] if np.ndim(X) == 2 else None
+        if n_features is None:
+            X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+            n_features = X.shape[1]
+        self.group_ids_ = _check_groups(self.groups, n_features)
+        return self._fit_quadratic(X, y, alpha, GroupL1(self.group_ids_), 0.0)
+
+
+class HadamardLogisticRegression(ClassifierMixin, BaseEstimator):
+    """Binary L1 logistic regression as a depth-2 Hadamard network (intercept unpenalised).
+
+    Objective ``mean log-loss + alpha ||beta||_1``: scikit-learn
+    ``LogisticRegression(penalty="l1", C=1 / (n_samples * alpha))``.
+    """
+
+    def __init__(self, alpha=1.0, max_iter=1000, tol=1e-8):
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, X, y):
+        alpha = _check_alpha(self.alpha)
+        _check_positive_int("max_iter", self.max_iter)
+        _check_tol(self.tol)
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        if type_of_target(y) != "binary":
+            raise ValueError(
+                "HadamardLogisticRegression is binary: y must hold exactly two classes, got "
+                f"{np.unique(y).size}."
+            )
+        self.classes_ = np.unique(y)
+        y01 = (y == self.classes_[1]).astype(np.float64)
+        res, b = fit_logistic(X, y01, alpha, max_iter=self.max_iter, kkt_tol=self.tol * alpha)
+        self.coef_ = res.beta[None, :]
+        self.intercept_ = np.array([b])
+        self.layers_ = balanced_layers(res.beta, 2)
+        self.n_iter_ = res.n_iter
+        n = X.shape[0]
+        z = X @ res.beta + b
+        loss = float(np.mean(np.logaddexp(0.0, z) - y01 * z))
+        g = X.T @ (y01 - 1.0 / (1.0 + np.exp(-z))) / n
+        kkt, zero = stationarity(g, res.beta, alpha, L1(), np.ones(X.shape[1]))
+        net = float(
+            logistic_network_objective((self.layers_[0], self.layers_[1], b), X, y01, alpha)
+        )
+        self.certificate_ = Certificate(
+            problem=f"L1 logistic regression, mean log-loss + {alpha:g} ||beta||_1",
+            network_objective=net,
+            sparse_objective=loss + alpha * float(np.sum(np.abs(res.beta))),
+            duality_gap=logistic_duality_gap(X, y01, res.beta, b, alpha),
+            kkt_violation=kkt,
+            zero_set_violation=zero,
+            exact_step_change=res.exact_step_change,
+            converged=bool(res.converged),
+        )
+        _warn_if(not res.converged, type(self).__name__)
+        return self
+
+    def decision_function(self, X):
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return X @ self.coef_[0] + self.intercept_[0]
+
+    def predict_proba(self, X):
+        p1 = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict(self, X):
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+class FactorizedNuclearNorm(BaseEstimator):
+    """Matrix completion by the factorised network ``M = U V^T`` with weight decay.
+
+    Trains ``1/2 sum_observed (Y - U V^T)^2 + (alpha/2)(||U||_F^2 + ||V||_F^2)`` by L-BFGS from a
+    small random start (``random_state``), which equals ``1/2 sum_observed (Y - M)^2 +
+    alpha ||M||_*`` when ``rank`` is at least the rank of its solution. The certificate's
+    ``zero_set_violation`` is ``(||residual||_op - alpha)_+``: positive means the rank is too small.
+
+    ``fit(X, mask=None)``: ``X`` holds the observed entries, NaN where missing (or pass ``mask``,
+    True where observed). Attributes ``U_``, ``V_`` (balanced), ``completed_``,
+    ``singular_values_``, ``n_iter_``, ``certificate_``.
+    """
+
+    def __init__(self, alpha=1.0, rank=10, max_iter=5000, random_state=None):
+        self.alpha = alpha
+        self.rank = rank
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, X, y=None, mask=None):
+        alpha = _check_alpha(self.alpha)
+        rank = _check_positive_int("rank", self.rank)
+        _check_positive_int("max_iter", self.max_iter)
+        Y = np.array(X, dtype=np.float64)
+        if Y.ndim != 2:
+            raise ValueError(f"X must be a 2-D matrix, got {Y.ndim} dimension(s).")
+        if mask is None:
+            mask = ~np.isnan(Y)
+        else:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != Y.shape:
+                raise ValueError(f"mask has shape {mask.shape}, X has shape {Y.shape}.")
+        if np.any(np.isnan(Y[mask])) or np.any(np.isinf(Y[mask])):
+            raise ValueError("observed entries of X must be finite.")
+        empty_rows = np.flatnonzero(~mask.any(axis=1))
+        empty_cols = np.flatnonzero(~mask.any(axis=0))
+        if empty_rows.size or empty_cols.size:
+            raise ValueError(
+                f"the mask leaves {empty_rows.size} row(s) and {empty_cols.size} column(s) with no "
+                f"observed entry (rows {empty_rows[:5].tolist()}, columns "
+                f"{empty_cols[:5].tolist()}); such a row or column cannot be completed: drop it."
+            )
+        if rank > min(Y.shape):
+            raise ValueError(f"rank must be <= min(X.shape) = {min(Y.shape)}, got {rank}.")
+        Y = np.where(mask, Y, 0.0)
+        rng = np.random.default_rng(self.random_state)
+        U, V, nit = fit_factorized(Y, mask, alpha, rank, rng=rng, max_iter=self.max_iter)
+        U, V, sv = balance(U, V)
+        M = U @ V.T
+        R = np.where(mask, Y - M, 0.0)
+        op = float(np.linalg.norm(R, 2))
+        A, s, Bt = np.linalg.svd(M, full_matrices=False)
+        live = s > 1e-10 * max(s.max(initial=0.0), 1e-300)
+        on = A[:, live].T @ R @ Bt[live].T - alpha * np.eye(int(live.sum()))
+        self.U_, self.V_, self.completed_ = U, V, M
+        self.singular_values_ = sv[: min(rank, sv.size)]
+        self.n_iter_ = nit
+        self.mask_ = mask
+        zero = max(op - alpha, 0.0)
+        self.certificate_ = Certificate(
+            problem=f"nuclear-norm matrix completion, {alpha:g} ||M||_*",
+            network_objective=float(factorized_objective((U, V), Y, mask, alpha)),
+            sparse_objective=nuclear_objective(Y, mask, M, alpha),
+            duality_gap=nuclear_duality_gap(Y, mask, M, alpha),
+            kkt_violation=max(float(np.max(np.abs(on), initial=0.0)), zero),
+            zero_set_violation=zero,
+            converged=zero <= 1e-6 * alpha,
+        )
+        return self
+
+    def fit_transform(self, X, y=None, mask=None):
+        return self.fit(X, mask=mask).completed_
+
+
+# ----------------------------------------------------------------------------- paths and CV
+def hadamard_path(
+    X, y, alphas=None, n_alphas=100, eps=1e-3, depth=2, fit_intercept=True, strategy="warm"
+):
+    """Fit the depth-``depth`` network for many alphas; return ``(alphas, coefs, certificates)``.
+
+    ``coefs`` has shape ``(n_features, n_alphas)`` (scikit-learn's ``lasso_path`` convention).
+    ``alphas=None``: ``n_alphas`` values from ``alpha_max = max |x_j^T y| / n`` down to
+    ``eps * alpha_max``. ``strategy``: ``"warm"`` (warm starts, the default: faster in
+    ``benchmarks/bench_lasso_path.py``) or ``"vmap"`` (all alphas batched, depth 2 only).
+    With ``fit_intercept`` the data are centred first.
+    """
+    depth = _check_depth(depth)
+    if strategy not in ("warm", "vmap"):
+        raise ValueError(f"strategy must be 'warm' or 'vmap', got {strategy!r}.")
+    if strategy == "vmap" and depth != 2:
+        raise ValueError("strategy='vmap' is implemented for depth=2 only.")
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"X must be (n, p) and y (n,), got {X.shape} and {y.shape}.")
+    Xc, yc, xm, ym = _center(X, y, fit_intercept)
+    if alphas is None:
+        alphas = alpha_grid(Xc, yc, n_alphas=n_alphas, eps=eps)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    for a in alphas:
+        _check_alpha(float(a))
+    if strategy == "warm":
+        coefs, results = path_warm(Xc, yc, alphas, depth=depth)
+    else:
+        coefs, results = path_vmap(Xc, yc, alphas)
+    penalty = L1() if depth == 2 else Bridge(depth)
+    certs = []
+    for a, b, res in zip(alphas, coefs, results, strict=True):
+        intercept = ym - float(xm @ b)
+        layers = balanced_layers(b, depth)
+        certs.append(
+            _quadratic_certificate(X, y, Xc, yc, b, intercept, layers, a, penalty, 0.0, res)
+        )
+    return alphas, coefs.T, certs
+
+
+class HadamardLassoCV(_HadamardRegressor):
+    """``HadamardLasso`` with alpha chosen by K-fold cross-validation on a warm-started path.
+
+    Attributes: ``alpha_``, ``alphas_``, ``mse_path_`` (``(n_alphas, n_folds)``), ``coef_``,
+    ``intercept_``, ``layers_``, ``certificate_`` (of the refit on all data at ``alpha_``).
+    """
+
+    def __init__(
+        self, alphas=None, n_alphas=100, eps=1e-3, cv=5, depth=2, fit_intercept=True, tol=1e-8,
+        max_iter=1000,
+    ):  # fmt: skip
+        self.alphas = alphas
+        self.n_alphas = n_alphas
+        self.eps = eps
+        self.cv = cv
+        self.depth = depth
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def fit(self, X, y):
+        depth = _check_depth(self.depth)
+        _check_positive_int("n_alphas", self.n_alphas)
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        Xc, yc, _, _ = _center(X, y, self.fit_intercept)
+        alphas = self.alphas
+        if alphas is None:
+            alphas = alpha_grid(Xc, yc, n_alphas=self.n_alphas, eps=self.eps)
+        alphas = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
+        folds = list(check_cv(self.cv).split(X, y))
+        mse = np.empty((alphas.size, len(folds)))
+        for k, (tr, te) in enumerate(folds):
+            Xt, yt, xm, ym = _center(X[tr], y[tr], self.fit_intercept)
+            coefs, _ = path_warm(Xt, yt, alphas, depth=depth)
+            pred = X[te] @ coefs.T + (ym - coefs @ xm)[None, :]
+            mse[:, k] = np.mean((y[te][:, None] - pred) ** 2, axis=0)
+        self.alphas_ = alphas
+        self.mse_path_ = mse
+        self.alpha_ = float(alphas[np.argmin(mse.mean(axis=1))])
+        penalty = L1() if depth == 2 else Bridge(depth)
+        # refit on all the data (validate_data already ran: skip it by fitting the arrays)
+        return self._fit_quadratic(X, y, self.alpha_, penalty, 0.0)
