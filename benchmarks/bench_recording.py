@@ -1,0 +1,68 @@
+"""Cost of recording Hamming distances and gradient norms inside the compiled training loop.
+
+Seed 003's sine problem (200 points of sin(pi x / 4) on [-2, 2]), a ReLU network (32, 32), Adam
+at 0.01, minibatches of 20, 1,000 epochs; the same training with and without
+``record=("grad_norm", "hamming")``, in the same run. Both are compiled once before timing; the
+reported time is this process's CPU time (less disturbed than wall time by other load on the
+machine), the minimum of alternating repeats; medians are kept beside it.
+Goal: at most 25% extra time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from benchmarks._common import write_result
+
+GOAL = 0.25
+
+
+def _fit(record, X, y, epochs):
+    from sparsitylab import SparseMLPRegressor
+
+    model = SparseMLPRegressor(
+        hidden_layer_sizes=(32, 32), penalty=None, optimizer="adam", learning_rate=0.01,
+        batch_size=20, max_epochs=epochs, record=record, random_state=0,
+    )  # fmt: skip
+    start = time.process_time()  # CPU seconds of this process: steadier on a shared machine
+    model.fit(X, y)
+    return time.process_time() - start, model
+
+
+def main(repeats: int = 7, epochs: int = 1000) -> dict:
+    from sparsitylab.datasets import make_sine_toy
+
+    X, y = make_sine_toy(200)
+    variants = {"plain": (), "recording": ("grad_norm", "hamming")}
+    for record in variants.values():  # compile both programs first
+        _fit(record, X, y, epochs)
+    times = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, record in variants.items():
+            times[name].append(_fit(record, X, y, epochs)[0])
+    median = {name: statistics.median(t) for name, t in times.items()}
+    best = {name: min(t) for name, t in times.items()}
+    overhead = best["recording"] / best["plain"] - 1.0
+    _, model = _fit(variants["recording"], X, y, epochs)
+    payload = {
+        "problem": "sine (seed 003), 200 points, MLP (32, 32) ReLU, Adam 0.01, batch 20",
+        "epochs": epochs,
+        "repeats": repeats,
+        "seconds": times,
+        "min_seconds": best,
+        "median_seconds": median,
+        "overhead_of_medians": median["recording"] / median["plain"] - 1.0,
+        "overhead": overhead,
+        "goal_overhead": GOAL,
+        "meets_goal": overhead <= GOAL,
+        "final_hamming": int(model.history_["hamming"][-1]),
+    }
+    path = write_result("bench_recording", payload)
+    print(f"plain {best['plain']:.3f}s, recording {best['recording']:.3f}s, "
+          f"overhead {100 * overhead:.1f}% (goal <= {100 * GOAL:.0f}%) -> {path}")  # fmt: skip
+    return payload
+
+
+if __name__ == "__main__":
+    main()
