@@ -1,0 +1,374 @@
+# ruff: noqa: B008  (typer declares options as argument defaults)
+"""The ``sparsitylab`` command line: run the studies, fit a table of your own, check a saved model.
+
+    sparsitylab studies
+    sparsitylab study NAME [--seeds N] [--quick] [--out DIR] [--scheduler ADDRESS] [--resume]
+    sparsitylab fit data.csv --target COL [--model lasso|hadamard|mlp] [--alpha A | --path]
+    sparsitylab certify MODEL
+
+Errors in the input (a missing file, a missing or non-numeric column, an unknown study) are
+reported on one line with a non-zero exit status, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+app = typer.Typer(
+    name="sparsitylab",
+    help="Sparse, regularized neural networks: studies, fits and certificates.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+MODEL_FORMAT = "sparsitylab-model-1"
+
+
+class UserError(Exception):
+    """Bad input: reported on one line."""
+
+
+def _fail(message: str, code: int = 2):
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guard(fn, *args, **kwargs):
+    """Run ``fn``; turn the expected failures into a one-line error."""
+    from sparsitylab.studies import StudyError
+
+    try:
+        return fn(*args, **kwargs)
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        _fail("interrupted (run again with --resume to continue)", 130)
+    except (UserError, StudyError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        _fail(str(exc))
+    except (ValueError, TypeError, OSError) as exc:
+        _fail(f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+
+
+# --- studies ------------------------------------------------------------------------------------
+@app.command("studies")
+def studies_command():
+    """List the studies, one line each."""
+    from sparsitylab.studies import STUDIES
+
+    table = RichTable(show_header=True, header_style="bold")
+    table.add_column("study")
+    table.add_column("source")
+    table.add_column("what it shows")
+    for study in STUDIES.values():
+        table.add_row(study.name, study.source, study.summary)
+    console.print(table)
+
+
+@app.command("study")
+def study_command(
+    name: str = typer.Argument(..., help="Study name (see `sparsitylab studies`)."),
+    seeds: int = typer.Option(
+        None, "--seeds", help="Seeds per configuration (default: the study's)."
+    ),
+    quick: bool = typer.Option(False, "--quick", help="Small settings: under a minute on 2 cores."),
+    out: Path = typer.Option(Path("reports"), "--out", help="Reports go to OUT/NAME/."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://...)."),
+    processes: int = typer.Option(0, "--processes", help="Run tasks in N local processes."),
+    resume: bool = typer.Option(False, "--resume", help="Keep finished runs in OUT/NAME/."),
+):
+    """Run one study and write its report (HTML, Markdown, metrics, figures, configuration)."""
+    _guard(_run_study, name, seeds, quick, out, scheduler, processes, resume)
+
+
+def _run_study(name, seeds, quick, out, scheduler, processes, resume):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sparsitylab.studies import get_study, make_executor, run_study
+
+    study = get_study(name)
+    executor = make_executor(scheduler, processes)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=err_console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(f"{name} ({executor.name})", total=None, last="")
+
+        def progress(done, total, key):
+            bar.update(task, completed=done, total=total, last=key)
+
+        try:
+            paths = run_study(
+                study,
+                out,
+                quick=quick,
+                seeds=seeds,
+                executor=executor,
+                resume=resume,
+                progress=progress,
+            )
+        finally:
+            executor.close()
+    console.print(f"report: {paths['html']}")
+    console.print(f"metrics: {paths['metrics']}")
+
+
+# --- fit and certify ----------------------------------------------------------------------------
+class ModelKind(StrEnum):
+    lasso = "lasso"
+    hadamard = "hadamard"
+    mlp = "mlp"
+
+
+def read_table(path: Path, target: str):
+    """Features and target from a CSV or Parquet file; every column must be numeric."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"no such file: {path}")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, expected a CSV or Parquet file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path)
+    except ImportError as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    except Exception as exc:  # parser errors of every kind
+        raise UserError(f"cannot read {path}: {' '.join(str(exc).split())}") from None
+    if target not in frame.columns:
+        raise UserError(
+            f"target column {target!r} is not in {path.name} "
+            f"(columns: {', '.join(map(str, frame.columns))})"
+        )
+    for col in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
+            if pd.api.types.is_bool_dtype(frame[col]):
+                frame[col] = frame[col].astype(float)
+                continue
+            raise UserError(
+                f"column {col!r} is not numeric; encode it first (e.g. one-hot columns) or drop it"
+            )
+    if frame.isna().any().any():
+        bad = [str(c) for c in frame.columns if frame[c].isna().any()]
+        raise UserError(f"missing values in column(s) {', '.join(bad)}; impute or drop them first")
+    if len(frame) < 10:
+        raise UserError(f"{path.name} has {len(frame)} rows; need at least 10 to fit and test")
+    y = frame[target].to_numpy(float)
+    X = frame.drop(columns=[target])
+    if X.shape[1] == 0:
+        raise UserError("no feature columns besides the target")
+    return X.to_numpy(float), y, [str(c) for c in X.columns]
+
+
+def lasso_certificate(Xs, y, coef, alpha) -> dict:
+    """Duality gap and KKT violation of ``coef`` for the Lasso on standardized ``Xs``, ``y``."""
+    import numpy as np
+
+    from sparsitylab.equivalence.certificates import lasso_duality_gap
+
+    Xc, yc = Xs - Xs.mean(0), y - y.mean()
+    n = len(y)
+    grad = Xc.T @ (yc - Xc @ coef) / n  # minus the gradient of the loss
+    on = np.abs(coef) > 0
+    kkt = np.concatenate(
+        [np.abs(grad[on] - alpha * np.sign(coef[on])), np.maximum(np.abs(grad[~on]) - alpha, 0.0)]
+    )
+    objective = 0.5 * np.mean((yc - Xc @ coef) ** 2) + alpha * np.abs(coef).sum()
+    return {
+        "problem": f"lasso, {alpha:g} ||beta||_1 (standardized features)",
+        "objective": float(objective),
+        "duality_gap": lasso_duality_gap(Xc, yc, coef, alpha),
+        "kkt_violation": float(kkt.max(initial=0.0)),
+    }
+
+
+def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds):
+    import numpy as np
+    from sklearn.metrics import mean_squared_error, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    if path and alpha is not None:
+        raise UserError("give either --alpha or --path, not both")
+    if path and model == ModelKind.mlp:
+        raise UserError("--path selects alpha for the sparse models: use --model lasso or hadamard")
+    if alpha is not None and alpha <= 0:
+        raise UserError(f"--alpha must be positive, got {alpha}")
+    if not 0 < test_size < 1:
+        raise UserError(f"--test-size must lie in (0, 1), got {test_size}")
+    X, y, names = read_table(data, target)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=random_state)
+    scaler = StandardScaler().fit(Xtr)
+    Xtr_s, Xte_s = scaler.transform(Xtr), scaler.transform(Xte)
+    alpha = 0.1 if alpha is None and not path else alpha
+    certificate = None
+    if model == ModelKind.lasso:
+        from sklearn.linear_model import Lasso, LassoCV
+
+        if path:
+            est = LassoCV(cv=5, random_state=random_state, max_iter=100_000).fit(Xtr_s, ytr)
+            alpha = float(est.alpha_)
+        else:
+            est = Lasso(alpha=alpha, tol=1e-10, max_iter=100_000).fit(Xtr_s, ytr)
+        certificate = lasso_certificate(Xtr_s, ytr, est.coef_, alpha)
+    elif model == ModelKind.hadamard:
+        from sparsitylab.estimators.hadamard import HadamardLasso, HadamardLassoCV
+
+        if path:
+            est = HadamardLassoCV(cv=5, n_alphas=30).fit(Xtr_s, ytr)
+            alpha = float(est.alpha_)
+        else:
+            est = HadamardLasso(alpha=alpha).fit(Xtr_s, ytr)
+        certificate = {
+            k: (v if not isinstance(v, float) else float(v))
+            for k, v in est.certificate_.as_dict().items()
+        }
+    else:
+        from sparsitylab import SparseMLPRegressor
+
+        est = SparseMLPRegressor(
+            hidden_layer_sizes=(64,),
+            penalty="group_input",
+            alpha=alpha,
+            early_stopping=True,
+            batch_size=32,
+            max_epochs=300,
+            n_estimators=seeds,
+            random_state=random_state,
+        ).fit(Xtr_s, ytr)
+    pred = est.predict(Xte_s)
+    coef = np.asarray(est.coef_) if model != ModelKind.mlp else np.asarray(est.feature_importances_)
+    selected = [n for n, c in zip(names, coef, strict=True) if abs(c) > 0]
+    metrics = {
+        "test_mse": float(mean_squared_error(yte, pred)),
+        "r2": float(r2_score(yte, pred)),
+        "alpha": alpha,
+        "n_train": len(ytr),
+        "n_test": len(yte),
+    }
+
+    table = RichTable(title=f"{model.value} on {Path(data).name} → {target}", show_header=False)
+    for k, v in metrics.items():
+        table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
+    console.print(table)
+    if certificate is not None:
+        console.print(
+            "certificate: "
+            + ", ".join(
+                f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in certificate.items()
+            )
+        )
+    label = (
+        "selected features" if model != ModelKind.mlp else "features with non-zero input weights"
+    )
+    console.print(f"{label} ({len(selected)} of {len(names)}): {', '.join(selected) or 'none'}")
+
+    bundle = {
+        "format": MODEL_FORMAT,
+        "kind": model.value,
+        "estimator": est,
+        "scaler": scaler,
+        "features": names,
+        "target": target,
+        "alpha": alpha,
+        "metrics": metrics,
+        "certificate": certificate,
+        "X_train": Xtr_s,
+        "y_train": ytr,
+    }
+    from sparsitylab.report import atomic_write
+
+    out = save or Path(data).with_suffix(f".{model.value}.pkl")
+    atomic_write(out, pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
+    console.print(f"model saved: {out}")
+
+
+@app.command("fit")
+def fit_command(
+    data: Path = typer.Argument(..., help="A CSV or Parquet file; every column numeric."),
+    target: str = typer.Option(..., "--target", help="The column to predict."),
+    model: ModelKind = typer.Option(ModelKind.lasso, "--model", help="lasso, hadamard or mlp."),
+    alpha: float = typer.Option(None, "--alpha", help="Penalty strength (default 0.1)."),
+    path: bool = typer.Option(False, "--path", help="Choose alpha by 5-fold CV along a path."),
+    test_size: float = typer.Option(0.2, "--test-size", help="Held-out fraction for the metrics."),
+    random_state: int = typer.Option(42, "--random-state", help="Seed of the split."),
+    seeds: int = typer.Option(1, "--seeds", help="Ensemble members (mlp)."),
+    save: Path = typer.Option(None, "--save", help="Where to save the model (.pkl)."),
+):
+    """Fit a model to your own table: metrics, certificate, selected features; the model is saved."""
+    _guard(_fit, data, target, model, alpha, path, test_size, random_state, save, seeds)
+
+
+def _certify(model_path: Path, tol: float):
+    import numpy as np
+
+    model_path = Path(model_path)
+    if not model_path.exists():
+        raise UserError(f"no such file: {model_path}")
+    try:
+        bundle = pickle.loads(model_path.read_bytes())
+    except Exception:
+        raise UserError(f"{model_path} is not a model saved by `sparsitylab fit`") from None
+    if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
+        raise UserError(f"{model_path} is not a model saved by `sparsitylab fit`")
+    if bundle["kind"] == "mlp":
+        raise UserError(
+            "an MLP is not equivalent to a convex sparse problem: nothing to certify "
+            "(certify a lasso or hadamard model)"
+        )
+    est = bundle["estimator"]
+    cert = lasso_certificate(
+        bundle["X_train"], bundle["y_train"], np.asarray(est.coef_, float), float(bundle["alpha"])
+    )
+    ok = cert["duality_gap"] <= tol
+    console.print(
+        f"{bundle['kind']} model for {bundle['target']} ({len(bundle['features'])} "
+        f"features), alpha {bundle['alpha']:.6g}"
+    )
+    console.print(
+        "re-checked against the Lasso: "
+        + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in cert.items())
+    )
+    if not ok:
+        _fail(
+            f"relative duality gap {cert['duality_gap']:.3g} exceeds {tol:g}: the saved "
+            f"coefficients are not the Lasso solution",
+            1,
+        )
+    console.print(f"[green]certified[/]: relative duality gap {cert['duality_gap']:.2e} <= {tol:g}")
+
+
+@app.command("certify")
+def certify_command(
+    model: Path = typer.Argument(..., help="A model saved by `sparsitylab fit`."),
+    tol: float = typer.Option(1e-6, "--tol", help="Largest relative duality gap accepted."),
+):
+    """Re-check a saved lasso/hadamard model against its sparse problem (duality gap, KKT)."""
+    _guard(_certify, model, tol)
+
+
+def main():  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
