@@ -30,6 +30,7 @@ and the end of the epoch) and ``"max_error"`` (largest ``|f(x) - y|`` on the tra
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -321,8 +322,10 @@ def train(network, config: TrainConfig, data: Data, members: Member) -> TrainRes
             )
         if getattr(network, "dropout", False) or getattr(network, "batch_norm", False):
             raise ValueError("L-BFGS needs a deterministic objective: no dropout or batch norm")
-    n_batches, batch = batch_geometry(tw, config.batch_size)
     m = tw.shape[0]
+    if data.X_val is not None and members.val_weight is None:  # separate validation rows: all of them
+        members = dataclasses.replace(members, val_weight=np.ones((m, np.shape(data.X_val)[0]), tw.dtype))
+    n_batches, batch = batch_geometry(tw, config.batch_size)
     if m == 1:
         single = jax.tree.map(lambda v: v[0], members)
         out = _compiled(network, config, n_batches, batch, False)(single, data)

@@ -1,0 +1,136 @@
+"""The compiled training loop: early stopping, dropout, batch norm, determinism, vmap, divergence."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import sparsitylab
+from sparsitylab.engine.networks import MLP
+from sparsitylab.engine.optimizers import Optimizer
+from sparsitylab.engine.penalties import L1, L2, Sum
+from sparsitylab.engine.trainer import Data, Member, TrainConfig, stack_members, train
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 5))
+    y = (np.tanh(X[:, :1] * 2) + 0.3 * rng.normal(size=(80, 1)))
+    return X, y
+
+
+def one(net, config, data, penalty=Sum(()), opt=Optimizer("adam", 1e-2), seed=0, rate=0.0, tw=None, vw=None):
+    tw = np.ones(len(data.X)) if tw is None else tw
+    return train(net, config, data, stack_members([Member(jax.random.PRNGKey(seed), penalty, opt, rate, tw, vw)]))
+
+
+def test_early_stopping_restores_the_best_weights(problem):
+    X, _ = problem
+    y = np.random.default_rng(5).normal(size=(80, 1))  # pure noise: fitting it only overfits
+    net = MLP(5, (64, 64), dtype="float64")
+    data = Data(X[:40], y[:40], X[40:], y[40:])
+    cfg = TrainConfig(max_epochs=400, early_stopping=True, patience=15)
+    res = one(net, cfg, data, opt=Optimizer("adam", 3e-2))
+    best, ran = int(res.best_epoch[0]), int(res.n_epochs[0])
+    assert 0 <= best < ran - 1 and ran < 400, (best, ran)  # it stopped, after the best epoch
+    val = res.history["val_loss"][0]
+    assert ran - 1 - best == 15 and np.argmin(val[:ran]) == best
+    # the returned weights are those after epoch `best`: retraining exactly that long gives them
+    again = one(net, TrainConfig(max_epochs=best + 1), data, opt=Optimizer("adam", 3e-2))
+    for a, b in zip(jax.tree.leaves(res.params), jax.tree.leaves(again.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_dropout_is_identity_at_evaluation():
+    net = MLP(3, (50,), dropout=True, dtype="float64")
+    plain = MLP(3, (50,), dtype="float64")
+    params, state = net.init(jax.random.PRNGKey(0))
+    X = jnp.asarray(np.random.default_rng(1).normal(size=(10, 3)))
+    evaluated = net.apply(params, state, X, train=False)[0]
+    np.testing.assert_array_equal(evaluated, plain.apply(params, state, X)[0])
+    noisy = net.apply(params, state, X, train=True, key=jax.random.PRNGKey(3), dropout_rate=0.5)[0]
+    assert not np.allclose(noisy, evaluated)
+    # inverted dropout keeps the expected activation: average over many masks
+    keys = jax.random.split(jax.random.PRNGKey(4), 4000)
+    mean = jax.vmap(lambda k: net.apply(params, state, X, train=True, key=k, dropout_rate=0.5)[0])(keys).mean(0)
+    np.testing.assert_allclose(mean, evaluated, atol=0.1 * float(jnp.abs(evaluated).max()))
+
+
+def test_batch_norm_uses_running_statistics_at_evaluation(problem):
+    X, y = problem
+    net = MLP(5, (8,), batch_norm=True, dtype="float64")
+    res = one(net, TrainConfig(max_epochs=30, batch_size=16), Data(X, y))
+    params = jax.tree.map(lambda v: v[0], res.params)
+    state = jax.tree.map(lambda v: v[0], res.state)
+    assert not np.allclose(state[0]["mean"], 0)  # statistics were accumulated
+    full = net.apply(params, state, jnp.asarray(X))[0]
+    alone = net.apply(params, state, jnp.asarray(X[:1]))[0]
+    np.testing.assert_allclose(full[:1], alone, rtol=1e-12)  # no dependence on the batch
+    h = X @ params[0]["w"] + params[0]["b"]
+    h = (h - state[0]["mean"]) / np.sqrt(state[0]["var"] + 1e-5) * params[0]["scale"] + params[0]["shift"]
+    manual = np.maximum(h, 0) @ params[1]["w"] + params[1]["b"]
+    np.testing.assert_allclose(full, manual, rtol=1e-10)
+
+
+def test_vmap_equals_one_by_one(problem):
+    X, y = problem
+    net = MLP(5, (16, 8), dropout=True, dtype="float64")
+    cfg = TrainConfig(max_epochs=25, batch_size=16, early_stopping=True, patience=5)
+    rng = np.random.default_rng(0)
+    specs = []
+    for i, (alpha, lr, rate) in enumerate([(1e-3, 1e-2, 0.0), (1e-1, 3e-3, 0.2), (1e-2, 1e-2, 0.5)]):
+        tw = (rng.random(80) < 0.6 + 0.1 * i).astype(float)  # folds of unequal sizes
+        specs.append(Member(jax.random.PRNGKey(i), L1(alpha), Optimizer("adam", lr), rate, tw, 1.0 - tw))
+    data = Data(X, y)
+    batched = train(net, cfg, data, stack_members(specs))
+    for i, spec in enumerate(specs):
+        alone = train(net, cfg, data, stack_members([spec]))
+        assert batched.n_epochs[i] == alone.n_epochs[0]
+        for a, b in zip(jax.tree.leaves(batched.params), jax.tree.leaves(alone.params), strict=True):
+            np.testing.assert_allclose(a[i], b[0], rtol=1e-9, atol=1e-12)
+
+
+def test_same_random_state_same_numbers(problem):
+    X, y = problem
+    kw = dict(hidden_layer_sizes=(8,), dropout=0.2, batch_size=16, max_epochs=20, penalty="l1")
+    a = sparsitylab.SparseMLPRegressor(random_state=7, **kw).fit(X, y[:, 0])
+    b = sparsitylab.SparseMLPRegressor(random_state=7, **kw).fit(X, y[:, 0])
+    c = sparsitylab.SparseMLPRegressor(random_state=8, **kw).fit(X, y[:, 0])
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert not np.allclose(a.predict(X), c.predict(X))
+
+
+def test_divergence_stops_with_a_clear_error(problem):
+    X, y = problem
+    model = sparsitylab.SparseMLPRegressor(optimizer="sgd", learning_rate=1e3, max_epochs=200, random_state=0)
+    with pytest.raises(sparsitylab.DivergenceError, match=r"diverged at epoch \d+.*smaller learning_rate"):
+        model.fit(X, y[:, 0] * 1e3)
+
+
+def test_lbfgs_full_batch_and_its_limits(problem):
+    X, y = problem
+    net = MLP(5, (8,), dtype="float64")
+    res = one(net, TrainConfig(max_epochs=200), Data(X, y), penalty=L2(1e-3), opt=Optimizer("lbfgs"))
+    adam = one(net, TrainConfig(max_epochs=200), Data(X, y), penalty=L2(1e-3))
+    assert res.history["loss"][0, -1] < adam.history["loss"][0, -1]
+    with pytest.raises(ValueError, match="smooth objective"):
+        one(net, TrainConfig(max_epochs=5), Data(X, y), penalty=L1(1e-3), opt=Optimizer("lbfgs"))
+    with pytest.raises(ValueError, match="full batch"):
+        one(net, TrainConfig(max_epochs=5, batch_size=8), Data(X, y), opt=Optimizer("lbfgs"))
+
+
+def test_recorded_gradient_norms_match_jax_grad(problem):
+    X, y = problem
+    net = MLP(5, (8,), dtype="float64")
+    res = one(net, TrainConfig(max_epochs=1, record=("grad_norm", "sparsity")), Data(X, y), penalty=L2(0.1))
+    params, state = net.init(jax.random.fold_in(jax.random.PRNGKey(0), 0))
+
+    def objective(p):
+        out = net.apply(p, state, jnp.asarray(X))[0]
+        return 0.5 * jnp.mean(jnp.sum((out - y) ** 2, axis=1)) + L2(0.1).value(p)
+
+    g = jax.grad(objective)(params)
+    expect = [np.sqrt(sum(float(jnp.sum(v**2)) for v in layer.values())) for layer in g]
+    np.testing.assert_allclose(res.history["grad_norm"][0, 0], expect, rtol=1e-10)
+    np.testing.assert_array_equal(res.history["sparsity"][0, 0], [0.0, 0.0])
