@@ -21,10 +21,20 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sparsitylab._errors import DivergenceError
 from sparsitylab.engine.networks import ACTIVATIONS, MLP
 from sparsitylab.engine.optimizers import OPTIMIZERS, Optimizer
-from sparsitylab.engine.penalties import L1, L2, ElasticNet, GroupLasso, MaxNorm, Sum
+from sparsitylab.engine.penalties import (
+    L1,
+    L2,
+    ElasticNet,
+    GroupLasso,
+    HadamardInput,
+    MaxNorm,
+    Sum,
+)
 from sparsitylab.engine.trainer import RECORDS, Data, Member, TrainConfig, stack_members, train
 
-PENALTIES = ("l1", "l1_subgradient", "l2", "elasticnet", "group_input", "group_neurons")
+PENALTIES = (
+    "l1", "l1_subgradient", "l2", "elasticnet", "group_input", "group_neurons", "hadamard_input",
+)
 
 
 def make_penalty(name, alpha, l1_ratio, max_norm):
@@ -37,6 +47,7 @@ def make_penalty(name, alpha, l1_ratio, max_norm):
         "elasticnet": (ElasticNet(alpha, l1_ratio),),
         "group_input": (GroupLasso(alpha, over="input"),),
         "group_neurons": (GroupLasso(alpha, over="neurons"),),
+        "hadamard_input": (HadamardInput(alpha),),
     }[name]
     if max_norm is not None:
         terms = (*terms, MaxNorm(max_norm))
@@ -57,7 +68,7 @@ class SparseMLPBase(BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -121,7 +132,7 @@ class SparseMLPBase(BaseEstimator):
         return MLP(
             n_inputs=n_features, hidden=self._hidden(), n_outputs=n_outputs,
             activation=self.activation, batch_norm=bool(self.batch_norm),
-            dropout=self.dropout > 0,
+            dropout=self.dropout > 0, input_gate=self.penalty == "hadamard_input",
         )  # fmt: skip
 
     def _config(self):
@@ -245,12 +256,47 @@ class SparseMLPBase(BaseEstimator):
         self.feature_importances_ = np.abs(first).mean(axis=(0, 2))
         return self
 
+    # --- feature selection (sparsitylab.estimators.path) ----------------------------------------
+    @property
+    def selected_features_(self):
+        """Indices of the inputs whose (gated) first-layer row is non-zero in some member."""
+        check_is_fitted(self, "params_")
+        from sparsitylab.estimators.path import selected_mask
+
+        return np.flatnonzero(selected_mask(self.params_))
+
+    @property
+    def selected_feature_names_(self):
+        """Names of the selected inputs (``x0, x1, ...`` when fitted without pandas names)."""
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = np.array([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
+        return np.asarray(names, dtype=object)[self.selected_features_]
+
+    def path(self, X, y, alphas=None, n_alphas=20, warm_start=True, *, validation_data=None,
+             return_params=False, warm_epochs=None, relax_epochs=0):
+        """Fit along a grid of penalty strengths; see :func:`sparsitylab.estimators.path.fit_path`.
+
+        Returns a :class:`~sparsitylab.estimators.path.FeaturePath` (also stored as ``path_``);
+        the estimator is left fitted at the alpha of least validation loss (``alpha_``), and
+        ``feature_importances_`` becomes the alpha at which each feature leaves the model.
+        """
+        from sparsitylab.estimators.path import estimator_path
+
+        return estimator_path(self, X, y, alphas=alphas, n_alphas=n_alphas,
+                              warm_start=warm_start, validation_data=validation_data,
+                              return_params=return_params, warm_epochs=warm_epochs,
+                              relax_epochs=relax_epochs)
+
     # --- prediction -------------------------------------------------------------------------
     def _forward(self, X):
         """Network outputs of every ensemble member, ``(n_members, n, n_outputs)``, evaluation mode."""
         check_is_fitted(self, "params_")
         X = validate_data(self, X, reset=False, dtype=np.float64).astype(np.float32)
         n = X.shape[0]
+        sparse = getattr(self, "sparse_inference_", None)  # set by sparsitylab.prune for CSR layers
+        if sparse is not None and sparse.accepts(n):
+            return sparse(X)
         padded = max(8, 1 << (n - 1).bit_length())  # a few compiled sizes serve every n
         Xp = np.zeros((padded, X.shape[1]), np.float32)
         Xp[:n] = X

@@ -1,0 +1,48 @@
+"""Bundled data and the seeds' synthetic problems."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso
+from sklearn.metrics import mean_squared_error, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from sparsitylab import datasets
+
+
+def test_boston_reproduces_the_reports_lasso_row():
+    X, y = datasets.load_boston(return_X_y=True)
+    assert X.shape == (506, 13) and list(X.columns) == list(datasets.BOSTON_FEATURES)
+    assert y.name == "MEDV"
+    Xtr, Xte, ytr, yte = train_test_split(X.to_numpy(), y.to_numpy(), test_size=0.2, random_state=42)
+    scaler = StandardScaler().fit(Xtr)
+    pred = Lasso(alpha=0.1).fit(scaler.transform(Xtr), ytr).predict(scaler.transform(Xte))
+    assert round(mean_squared_error(yte, pred), 4) == 25.6567
+    assert round(r2_score(yte, pred), 4) == 0.6501
+
+
+def test_mnist_subset():
+    bunch = datasets.load_mnist5k()
+    assert bunch.data.shape == (5000, 784) and bunch.data.dtype == np.float32
+    assert 0.0 <= bunch.data.min() and bunch.data.max() <= 1.0
+    np.testing.assert_array_equal(np.bincount(bunch.target), [500] * 10)
+
+
+def test_toys():
+    X, y, Xt, yt = datasets.make_quadratic_toy(random_state=0)
+    assert X.shape == (10, 1) and Xt.shape == (100, 1)
+    assert np.std(y - X[:, 0] ** 2) == pytest.approx(0.2, abs=0.15)
+    X, y = datasets.make_sine_toy()
+    np.testing.assert_allclose(y, np.sin(np.pi * X[:, 0] / 4))
+    assert X.min() == -2 and X.max() == 2 and len(X) == 200
+
+
+def test_sparse_regression_support_and_errors():
+    X, y, support = datasets.make_sparse_regression(400, 30, 5, rho=0.5, random_state=0)
+    assert X.shape == (400, 30) and len(support) == 5
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    assert set(np.argsort(-np.abs(beta))[:5]) == set(support)
+    with pytest.raises(ValueError, match="n_informative"):
+        datasets.make_sparse_regression(10, 5, 6)
+    with pytest.raises(ValueError, match="rho"):
+        datasets.make_sparse_regression(10, 5, 2, rho=1.0)
