@@ -328,18 +328,19 @@ class HadamardInput(Penalty):
 
     The network multiplies input ``j`` by a gate ``g_j`` before the first layer, so feature ``j``
     reaches the network through the product row ``v_j = g_j W1[j, :]``. For a fixed ``v_j`` the
-    weight decay ``(alpha / 2)(g_j^2 + ||W1[j, :]||^2)`` is smallest when the factors are balanced,
-    ``|g_j| = ||W1[j, :]||``, where it equals ``alpha ||v_j||``: weight decay on the Hadamard pair is
-    the group lasso ``alpha sum_j ||g_j W1[j, :]||`` on the product (the core equivalence at the
-    input). Gradient descent on the decay alone only reaches zero in the limit, so the decay is
-    applied as a proximal step instead: after each optimizer step every pair is rebalanced (the
-    function is unchanged and the decay can only fall), the product row is block
+    weight decay ``(alpha / 2)(g_j^2 + ||W1[j, :]||^2)`` is smallest when the factors are
+    balanced, ``|g_j| = ||W1[j, :]||``, where it equals ``alpha ||v_j||``: weight decay on the
+    Hadamard pair is the group lasso ``alpha sum_j ||g_j W1[j, :]||`` on the product (the core
+    equivalence at the input). Gradient descent on the decay alone only reaches zero in the limit,
+    so the decay is applied as a proximal step instead: after each optimizer step every pair is
+    rebalanced (the function is unchanged and the decay can only fall), the product row is block
     soft-thresholded with ``step * alpha`` (the prox of the balanced decay, exact zeros when
     ``||v_j|| <= step * alpha``), and the pair is set back to the balanced factors of the result
     (``g_j = sqrt(||v_j||)``, ``W1[j, :] = v_j / g_j``; both exactly 0 for a dropped feature).
     A dropped feature stays dropped: ``(0, 0)`` is a stationary point of the Hadamard pair, whose
     gradients are ``W1[j, :] . dL/dv_j`` and ``g_j dL/dv_j``.
     ``value`` is the decay itself; at a balanced point it equals the group lasso on the products.
+    With a per-coordinate step (adaptive optimizers) each row uses the mean of its steps.
     """
 
     alpha: float = 1e-3
@@ -356,6 +357,8 @@ class HadamardInput(Penalty):
         first = dict(params[0])
         g, w = first["gate"], first["w"]
         v = g[:, None] * w  # product rows, (p, h)
+        if isinstance(step, tuple):  # a per-coordinate step: the row's mean, as GroupLasso does
+            step = jnp.mean(step[0]["w"], axis=1, keepdims=True)
         v = group_soft_threshold(v, step * self.alpha, 1)
         norm = jnp.sqrt(jnp.sum(v * v, axis=1))
         # keep the gate's sign so a step never flips the sign of a surviving factor pair

@@ -1,0 +1,379 @@
+"""Feature-selection paths: one network per penalty strength, folds and alphas batched.
+
+A path fits the estimator at ``A`` increasing strengths ``alpha_1 < ... < alpha_A`` of a
+feature-sparse penalty (``"group_input"``: ``alpha sum_j ||W1[j, :]||``; ``"hadamard_input"``:
+weight decay on an input gate and the first layer, equal at balance to the same group lasso on the
+gated rows) and records, per alpha, the validation loss and which inputs keep a non-zero
+first-layer row. Feature ``j`` is *selected* when its (gated) row is non-zero; the proximal steps
+make dropped rows exactly zero, so the count is exact, not a threshold.
+
+Two ways to run it, both on the training engine:
+
+* ``warm_start=True``: the alphas are visited in increasing order, each fit starting from the
+  previous one's parameters (the first one trains ``max_epochs``, the others ``warm_epochs``).
+  Features leave one by one as alpha grows. One compiled program serves every alpha (the
+  starting parameters are traced inputs), and the folds of a cross-validation are ``vmap``-ed
+  members of it.
+* ``warm_start=False``: every (alpha, fold) pair is one member of a single ``vmap``-ed engine run,
+  each from the same initial weights as its fold.
+
+Going up the path matters for networks: at ``W1 = 0`` a ReLU network with zero biases has zero
+gradient in ``W1`` (every unit sits at the kink), and a Hadamard pair at ``(0, 0)`` is a stationary
+point, so a path started from the sparse end could never bring a feature back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
+
+from sparsitylab.engine.losses import datafit, get_loss
+from sparsitylab.engine.penalties import Mask, Sum
+from sparsitylab.engine.trainer import Data, Member, TrainResult, stack_members, train
+from sparsitylab.estimators._base import make_penalty
+from sparsitylab.sparse._train import init_members, train_from, weighted_loss
+
+FEATURE_PENALTIES = ("group_input", "hadamard_input")
+
+
+# --- what "selected" means ------------------------------------------------------------------
+def effective_first_layer(params) -> np.ndarray:
+    """The first-layer weights as the inputs see them, ``gate[:, None] * W1`` when gated, with the
+    leading member axis: ``(M, n_features, n_units)``."""
+    first = params[0]
+    w = np.asarray(first["w"])
+    if "gate" in first:
+        w = np.asarray(first["gate"])[..., None] * w
+    return w
+
+
+def selected_mask(params) -> np.ndarray:
+    """``(n_features,)`` booleans: the inputs whose first-layer row is non-zero in some member."""
+    w = effective_first_layer(params)
+    return np.any(w != 0, axis=(0, 2))
+
+
+def leave_alphas(alphas, selected) -> np.ndarray:
+    """Per feature, the smallest alpha of the (increasing) grid from which it stays out of the
+    model: ``0`` for a feature never selected, ``inf`` for one still selected at the largest."""
+    alphas = np.asarray(alphas, float)
+    selected = np.asarray(selected, bool)
+    out = np.empty(selected.shape[1])
+    for j in range(selected.shape[1]):
+        on = np.flatnonzero(selected[:, j])
+        if len(on) == 0:
+            out[j] = 0.0
+        elif on[-1] == len(alphas) - 1:
+            out[j] = np.inf
+        else:
+            out[j] = alphas[on[-1] + 1]
+    return out
+
+
+def default_alphas(network, loss_name, X, Y, weight, key, n_alphas, eps=1e-3) -> np.ndarray:
+    """A geometric grid ``alpha_max * [eps, 1]`` (increasing). ``alpha_max`` is twice the largest
+    feature gradient norm ``||dL/dW1[j, :]||`` of the data-fit at the initial weights: the group
+    lasso's zero test for a feature (a row stays at zero while its gradient norm is below alpha)
+    evaluated where training starts, with a margin because the gradients grow as the network fits.
+    """
+    params, state = network.init(jax.random.fold_in(key, 0))
+    loss = get_loss(loss_name)
+
+    def fit(first_w):
+        p = ({**params[0], "w": first_w}, *params[1:])
+        return datafit(loss, network.apply(p, state, X)[0], Y, weight)
+
+    g = jax.grad(fit)(params[0]["w"])
+    if "gate" in params[0]:
+        g = g / jnp.where(params[0]["gate"][:, None] == 0, 1.0, params[0]["gate"][:, None])
+    alpha_max = 2.0 * float(jnp.max(jnp.sqrt(jnp.sum(g * g, axis=1))))
+    if not np.isfinite(alpha_max) or alpha_max <= 0:
+        alpha_max = 1.0
+    return np.geomspace(alpha_max * eps, alpha_max, n_alphas)
+
+
+def check_alphas(alphas) -> np.ndarray:
+    a = np.asarray(alphas, dtype=float).ravel()
+    if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0):
+        raise ValueError(f"alphas must be a non-empty list of finite numbers >= 0, got {alphas!r}")
+    return np.sort(a)
+
+
+# --- the path itself ------------------------------------------------------------------------
+@dataclass
+class PathRun:
+    """Raw path results: per alpha a :class:`TrainResult` whose member axis is the folds, and the
+    validation data-fit ``val_loss`` of shape ``(n_alphas, n_folds)`` (inf where one diverged)."""
+
+    alphas: np.ndarray
+    results: list
+    val_loss: np.ndarray
+    mode: str
+    seconds: float
+    penalized: list
+
+
+def _members(est, alpha, keys, train_w, val_w):
+    _, opt, rate = est._hyper()
+    penalty = make_penalty(est.penalty, float(alpha), est.l1_ratio, est.max_norm)
+    return [
+        Member(k, penalty, opt, rate, tw, vw)
+        for k, tw, vw in zip(keys, train_w, val_w, strict=True)
+    ]
+
+
+def row_masks(params):
+    """Per member, one 0/1 mask per layer keeping the first-layer rows of the selected inputs
+    and every other weight: the constraint of a relaxed refit."""
+    rows = np.any(effective_first_layer(params) != 0, axis=2)  # (M, p)
+    masks = [np.broadcast_to(rows[..., None], np.shape(params[0]["w"])).astype(np.float32)]
+    masks += [np.ones(np.shape(layer["w"]), np.float32) for layer in params[1:]]
+    return tuple(masks)
+
+
+def relax(est, network, config, data, keys, train_w, val_w, res, epochs):
+    """The relaxed refit of one path point: continue from its parameters with no penalty but the
+    selected inputs fixed (the dropped rows held at exactly zero), so the validation loss judges
+    the selected *set* rather than the shrunken weights (the relaxed lasso)."""
+    _, opt, rate = est._hyper()
+    masks = row_masks(res.params)
+    members = stack_members([
+        Member(k, Sum((Mask(tuple(m[f] for m in masks)),)), opt, rate, tw, vw)
+        for f, (k, tw, vw) in enumerate(zip(keys, train_w, val_w, strict=True))
+    ])  # fmt: skip
+    cfg = dataclasses.replace(config, max_epochs=int(epochs))
+    return train_from(network, cfg, data, members, res.params, res.state)
+
+
+def run_path(
+    est,
+    network,
+    config,
+    data,
+    keys,
+    train_w,
+    val_w,
+    alphas,
+    warm_start,
+    warm_epochs,
+    relax_epochs=0,
+):
+    """Train ``est``'s network at every alpha for every fold (rows of ``train_w``/``val_w``);
+    with ``relax_epochs > 0`` each point is judged (and returned) after its relaxed refit."""
+    start = time.perf_counter()
+    F = len(keys)
+    results = []
+    if warm_start:
+        warm_config = dataclasses.replace(config, max_epochs=int(warm_epochs))
+        params, state = init_members(network, jnp.stack(keys))
+        for i, alpha in enumerate(alphas):
+            members = stack_members(_members(est, alpha, keys, train_w, val_w))
+            res = train_from(
+                network, config if i == 0 else warm_config, data, members, params, state
+            )
+            ok = np.asarray(res.diverged_epoch) < 0
+            if np.all(ok):
+                params, state = res.params, res.state
+            results.append(res)
+        mode = "warm"
+    else:
+        members = []
+        for alpha in alphas:
+            members += _members(est, alpha, keys, train_w, val_w)
+        res = train(network, config, data, stack_members(members))
+        for i in range(len(alphas)):
+            sl = slice(i * F, (i + 1) * F)
+            results.append(TrainResult(
+                params=jax.tree.map(lambda v, sl=sl: v[sl], res.params),
+                state=jax.tree.map(lambda v, sl=sl: v[sl], res.state),
+                history={k: v[sl] for k, v in res.history.items()},
+                n_epochs=res.n_epochs[sl], best_epoch=res.best_epoch[sl],
+                diverged_epoch=res.diverged_epoch[sl],
+            ))  # fmt: skip
+        mode = "batched"
+    penalized = results
+    if relax_epochs:
+        results = [
+            relax(est, network, config, data, keys, train_w, val_w, r, relax_epochs)
+            for r in results
+        ]
+    val = np.empty((len(alphas), F))
+    vw = np.stack(val_w)
+    for i, res in enumerate(results):
+        val[i] = weighted_loss(network, config.loss, res.params, res.state, data.X, data.y, vw)
+        val[i][np.asarray(res.diverged_epoch) >= 0] = np.inf
+    val[~np.isfinite(val)] = np.inf
+    return PathRun(np.asarray(alphas), results, val, mode, time.perf_counter() - start, penalized)
+
+
+# --- what users get back --------------------------------------------------------------------
+@dataclass
+class FeaturePath:
+    """A fitted path. Arrays are indexed by alpha (increasing) first.
+
+    ``val_loss``: validation data-fit per alpha (mean over folds; ``val_loss_folds`` per fold);
+    ``selected``: ``(n_alphas, n_features)`` booleans; ``n_selected``; ``feature_names``;
+    ``leave_alpha``: per feature, the alpha from which it stays out (inf: never left);
+    ``best_index``: the alpha chosen (least mean validation loss, or the 1-SE rule in the CV
+    estimators); ``params``: per alpha the parameter pytrees (when asked for);
+    ``mode`` ("warm" or "batched") and ``seconds`` (wall time of the training).
+    """
+
+    alphas: np.ndarray
+    val_loss: np.ndarray
+    val_loss_folds: np.ndarray
+    selected: np.ndarray
+    feature_names: np.ndarray
+    best_index: int
+    mode: str
+    seconds: float
+    params: list | None = None
+    leave_alpha: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.leave_alpha = leave_alphas(self.alphas, self.selected)
+
+    @property
+    def n_selected(self) -> np.ndarray:
+        return self.selected.sum(axis=1)
+
+    @property
+    def best_alpha(self) -> float:
+        return float(self.alphas[self.best_index])
+
+    def selected_names(self, index: int | None = None) -> list:
+        """Names of the features selected at ``alphas[index]`` (default: the chosen alpha)."""
+        i = self.best_index if index is None else index
+        return list(self.feature_names[self.selected[i]])
+
+    def to_frame(self):
+        """One row per alpha: alpha, validation loss, number and names of selected features."""
+        import pandas as pd
+
+        return pd.DataFrame({
+            "alpha": self.alphas, "val_loss": self.val_loss, "n_selected": self.n_selected,
+            "selected": [list(self.feature_names[s]) for s in self.selected],
+        })  # fmt: skip
+
+    def plot(self, ax=None):
+        from sparsitylab.sparse.plots import plot_path
+
+        return plot_path(self, ax=ax)
+
+
+def feature_names(est, n_features) -> np.ndarray:
+    names = getattr(est, "feature_names_in_", None)
+    if names is None:
+        names = [f"x{j}" for j in range(n_features)]
+    return np.asarray(names, dtype=object)
+
+
+def choose(val_loss_folds, rule="min") -> int:
+    """Index of the chosen alpha: least mean validation loss (``"min"``), or the largest alpha
+    whose mean is within one standard error of that minimum (``"1se"``)."""
+    mean = val_loss_folds.mean(axis=1)
+    best = int(np.argmin(mean))
+    if rule == "min" or val_loss_folds.shape[1] < 2:
+        return best
+    se = val_loss_folds[best].std(ddof=1) / np.sqrt(val_loss_folds.shape[1])
+    within = np.flatnonzero(mean <= mean[best] + se)
+    return int(within.max())
+
+
+def _prepare(est, X, y):
+    est._check_params()
+    X, y = est._validate_fit(X, y)
+    Y, n_outputs = est._encode_targets(y, fitted=False)
+    return X, y, Y, n_outputs
+
+
+def estimator_path(
+    est,
+    X,
+    y,
+    *,
+    alphas=None,
+    n_alphas=20,
+    warm_start=True,
+    validation_data=None,
+    return_params=False,
+    warm_epochs=None,
+    relax_epochs=0,
+):
+    """``est.path(...)``: a path with one validation split, the estimator left fitted at the
+    alpha of least validation loss."""
+    if est.penalty is None:
+        raise ValueError(
+            "a path needs a penalty; use penalty='group_input' or 'hadamard_input' "
+            "for feature selection"
+        )
+    X, _, Y, n_outputs = _prepare(est, X, y)
+    rng = check_random_state(est.random_state)
+    n = X.shape[0]
+    if validation_data is not None:
+        Xv, yv = validation_data
+        Xv = validate_data(est, Xv, reset=False, dtype=np.float64).astype(np.float32)
+        Yv, _ = est._encode_targets(np.asarray(yv), fitted=True)
+        data = Data(np.concatenate([X, Xv]), np.concatenate([Y, Yv]))
+        tw = np.r_[np.ones(n), np.zeros(len(Xv))].astype(np.float32)
+    else:
+        tr, _ = train_test_split(
+            np.arange(n),
+            test_size=est.validation_fraction,
+            random_state=rng.randint(2**31 - 1),
+            stratify=est._stratify(Y),
+        )
+        data = Data(X, Y)
+        tw = np.zeros(n, np.float32)
+        tw[tr] = 1.0
+    vw = (1.0 - tw).astype(np.float32)
+    network = est._network(X.shape[1], n_outputs)
+    config = est._config()
+    keys = est._member_keys(rng, 1)
+    if alphas is None:
+        alphas = default_alphas(network, config.loss, data.X, data.y, tw, keys[0], int(n_alphas))
+    alphas = check_alphas(alphas)
+    warm_epochs = warm_epochs or max(1, int(est.max_epochs) // 4)
+    run = run_path(
+        est, network, config, data, keys, [tw], [vw], alphas, warm_start, warm_epochs, relax_epochs
+    )
+    best = choose(run.val_loss)
+    path = FeaturePath(
+        alphas=alphas, val_loss=run.val_loss.mean(axis=1), val_loss_folds=run.val_loss,
+        selected=np.stack([selected_mask(r.params) for r in run.penalized]),
+        feature_names=feature_names(est, X.shape[1]), best_index=best, mode=run.mode,
+        seconds=run.seconds,
+        params=[(r.params, r.state) for r in run.results] if return_params else None,
+    )  # fmt: skip
+    est._store(network, run.results[best], slice(0, 1))
+    est.alpha_ = path.best_alpha
+    est.path_ = path
+    est.feature_importances_ = path.leave_alpha
+    return path
+
+
+def cv_folds(est, Y, cv, rng):
+    """Train and validation weights ``(F, n)`` of a (stratified) K-fold split."""
+    n = Y.shape[0]
+    seed = rng.randint(2**31 - 1)
+    strat = est._stratify(Y)
+    splitter = (StratifiedKFold if strat is not None else KFold)(
+        cv, shuffle=True, random_state=seed
+    )
+    tw, vw = [], []
+    for tr, va in splitter.split(np.zeros(n), strat):
+        t = np.zeros(n, np.float32)
+        t[tr] = 1.0
+        v = np.zeros(n, np.float32)
+        v[va] = 1.0
+        tw.append(t)
+        vw.append(v)
+    return tw, vw

@@ -1,0 +1,198 @@
+"""Feature-selection paths, the CV estimators and the Hadamard input gate (issue 4)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LassoCV
+
+from sparsitylab import SparseMLPClassifier, SparseMLPRegressor, SparseMLPRegressorCV
+from sparsitylab.datasets import make_sparse_regression
+from sparsitylab.engine.penalties import GroupLasso, HadamardInput
+from sparsitylab.estimators.path import leave_alphas
+
+
+def _standard(X, y):
+    return (X - X.mean(0)) / X.std(0), (y - y.mean()) / y.std()
+
+
+@pytest.fixture(scope="module")
+def nonlinear():
+    X, y, support = make_sparse_regression(400, 50, 5, nonlinear=True, noise=0.1, random_state=0)
+    X, y = _standard(X, y)
+    return X, y, support
+
+
+def test_cv_path_selects_exactly_the_informative_set_where_lasso_misses(nonlinear):
+    X, y, support = nonlinear
+    model = SparseMLPRegressorCV(cv=3, n_alphas=10, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(model.selected_features_, support)
+    # the chosen alpha is an interior point of the grid, and the selection is by exact zeros
+    assert 0 < model.path_.best_index < len(model.alphas_) - 1
+    first = model.coefs_[0]
+    dropped = np.setdiff1d(np.arange(50), support)
+    assert np.all(first[dropped] == 0) and np.all(np.linalg.norm(first[support], axis=1) > 0)
+    # a Lasso sees the two linear features but not the product x4 * x5 of the target
+    lasso = np.flatnonzero(LassoCV(cv=3).fit(X, y).coef_)
+    assert not set(support) <= set(lasso)
+    # and explains far less of the target (in-sample R^2)
+    assert model.score(X, y) > LassoCV(cv=3).fit(X, y).score(X, y) + 0.2
+
+
+def _linear(n=200, p=10, k=3, seed=0):
+    X, y, support = make_sparse_regression(n, p, k, noise=0.1, random_state=seed)
+    X, y = _standard(X, y)
+    return X, y, support
+
+
+def test_path_records_loss_counts_and_leave_alphas():
+    X, y, support = _linear()
+    model = SparseMLPRegressor(
+        (16,),
+        penalty="group_input",
+        optimizer="sgd",
+        learning_rate=0.1,
+        max_epochs=300,
+        random_state=0,
+    )
+    path = model.path(X, y, n_alphas=8, return_params=True)
+    assert path.selected.shape == (8, 10) and len(path.val_loss) == 8
+    assert np.all(np.diff(path.alphas) > 0)
+    assert path.n_selected[0] == 10 and path.n_selected[-1] < 10
+    # the informative features leave the model last
+    imp = model.feature_importances_
+    np.testing.assert_array_equal(imp, path.leave_alpha)
+    noise = np.setdiff1d(np.arange(10), support)
+    assert imp[support].min() > imp[noise].max()
+    # params on request: one (params, state) per alpha, the selection read off them
+    assert len(path.params) == 8
+    w0 = np.asarray(path.params[-1][0][0]["w"])[0]
+    np.testing.assert_array_equal(np.any(w0 != 0, axis=1), path.selected[-1])
+    # the estimator is left fitted at the chosen alpha
+    assert model.alpha_ == path.best_alpha
+    np.testing.assert_array_equal(
+        model.selected_features_, np.flatnonzero(path.selected[path.best_index])
+    )
+    frame = path.to_frame()
+    assert list(frame.columns) == ["alpha", "val_loss", "n_selected", "selected"]
+
+
+def test_leave_alphas_definition():
+    alphas = np.array([0.1, 0.2, 0.4])
+    sel = np.array([[1, 1, 0, 1], [1, 0, 0, 1], [0, 0, 0, 1]], bool)
+    np.testing.assert_array_equal(leave_alphas(alphas, sel), [0.4, 0.2, 0.0, np.inf])
+
+
+def test_warm_and_batched_paths_agree_on_the_informative_set_and_are_reproducible():
+    X, y, support = _linear(seed=1)
+    kw = dict(
+        penalty="group_input", optimizer="sgd", learning_rate=0.1, max_epochs=300, random_state=3
+    )
+    alphas = np.geomspace(0.01, 0.5, 6)
+    warm = SparseMLPRegressor((16,), **kw).path(X, y, alphas=alphas, warm_start=True)
+    again = SparseMLPRegressor((16,), **kw).path(X, y, alphas=alphas, warm_start=True)
+    cold = SparseMLPRegressor((16,), **kw).path(X, y, alphas=alphas, warm_start=False)
+    np.testing.assert_array_equal(warm.val_loss, again.val_loss)
+    assert warm.mode == "warm" and cold.mode == "batched"
+    for p in (warm, cold):
+        assert set(support) <= set(np.flatnonzero(p.selected[p.best_index]))
+
+
+def test_hadamard_input_gate_selects_with_exact_zeros_and_balanced_factors():
+    X, y, support = _linear(seed=2)
+    model = SparseMLPRegressor(
+        (16,),
+        penalty="hadamard_input",
+        alpha=0.05,
+        optimizer="sgd",
+        learning_rate=0.1,
+        max_epochs=600,
+        random_state=0,
+    ).fit(X, y)
+    gate = model.params_[0]["gate"][0]
+    w = model.params_[0]["w"][0]
+    rows = np.linalg.norm(w, axis=1)
+    # dropped features: gate and row both exactly zero; kept ones balanced |g_j| = ||W1[j]||
+    assert set(support) <= set(model.selected_features_)
+    assert len(model.selected_features_) < 10
+    off = np.setdiff1d(np.arange(10), model.selected_features_)
+    assert np.all(gate[off] == 0) and np.all(w[off] == 0)
+    np.testing.assert_allclose(
+        np.abs(gate[model.selected_features_]), rows[model.selected_features_], rtol=1e-4
+    )
+    # at a balanced point the weight decay equals the group lasso on the gated rows
+    params = tuple({k: jnp.asarray(v[0]) for k, v in layer.items()} for layer in model.params_)
+    gated = ({"w": params[0]["gate"][:, None] * params[0]["w"]}, *params[1:])
+    np.testing.assert_allclose(
+        float(HadamardInput(0.05).value(params)), float(GroupLasso(0.05).value(gated)), rtol=1e-4
+    )
+
+
+def test_hadamard_prox_is_exact_on_a_small_case():
+    pen = HadamardInput(1.0)
+    params = ({"w": jnp.array([[3.0, 4.0], [0.1, 0.0]]), "gate": jnp.array([1.0, 1.0])},)
+    out = pen.prox(params, 0.5)
+    v = out[0]["gate"][:, None] * out[0]["w"]
+    # row 0: ||v|| = 5 -> 4.5 along (0.6, 0.8); row 1: ||v|| = 0.1 <= 0.5 -> exactly zero
+    np.testing.assert_allclose(np.asarray(v[0]), [2.7, 3.6], rtol=1e-6)
+    assert float(out[0]["gate"][1]) == 0.0 and np.all(np.asarray(out[0]["w"][1]) == 0)
+
+
+@pytest.mark.parametrize("n_classes", [2, 10])
+def test_classifier_path_binary_and_multiclass(n_classes):
+    X, y = make_classification(
+        300,
+        12,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=n_classes,
+        n_clusters_per_class=1,
+        class_sep=2.0,
+        shuffle=False,
+        random_state=0,
+    )
+    X = (X - X.mean(0)) / X.std(0)
+    model = SparseMLPClassifier(
+        (16,),
+        penalty="group_input",
+        optimizer="sgd",
+        learning_rate=0.1,
+        max_epochs=200,
+        random_state=0,
+    )
+    path = model.path(X, y, n_alphas=6)
+    assert path.n_selected[0] == 12 and path.n_selected[-1] < path.n_selected[0]
+    # the 4 informative columns (shuffle=False puts them first) leave the model last
+    imp = model.feature_importances_
+    assert imp[:4].min() >= imp[4:].max()
+    assert model.predict_proba(X).shape == (300, n_classes)
+    assert model.score(X, y) > 0.7
+
+
+def test_pandas_names_kept_through_path_and_cv():
+    X, y, support = _linear(p=8)
+    frame = pd.DataFrame(X, columns=[f"f_{j}" for j in range(8)])
+    model = SparseMLPRegressorCV(
+        (16,), cv=2, n_alphas=5, max_epochs=200, refit_dense=True, random_state=0
+    ).fit(frame, y)
+    names = list(model.selected_feature_names_)
+    assert names == [f"f_{j}" for j in model.selected_features_]
+    assert set(f"f_{j}" for j in support) <= set(names)
+    assert model.path_.selected_names() == names
+    # the dense refit uses only the selected columns and predicts from the full frame
+    assert model.dense_estimator_.n_features_in_ == len(names)
+    assert model.predict(frame).shape == (200,)
+    assert model.score(frame, y) > 0.8
+
+
+def test_bad_path_inputs_raise_clear_errors():
+    X, y, _ = _linear(n=40, p=5)
+    with pytest.raises(ValueError, match="needs a penalty"):
+        SparseMLPRegressor(max_epochs=5).path(X, y, n_alphas=3)
+    with pytest.raises(ValueError, match="alphas must be"):
+        SparseMLPRegressor(penalty="group_input", max_epochs=5).path(X, y, alphas=[-1.0, 0.1])
+    with pytest.raises(ValueError, match="cross-validating alpha needs a penalty"):
+        SparseMLPRegressorCV(penalty=None, max_epochs=5).fit(X, y)
