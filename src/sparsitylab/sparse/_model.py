@@ -1,0 +1,84 @@
+"""Duck-typed access to a fitted sparsitylab network estimator (no import of ``estimators``).
+
+A fitted model has ``network_`` (an engine network spec), ``params_`` and ``state_`` (numpy
+pytrees with a leading member axis) and the derived attributes ``coefs_``, ``intercepts_``,
+``sparsity_`` and ``feature_importances_``, which :func:`refresh` recomputes after an edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+
+
+def check_model(model, what: str) -> None:
+    """Raise a clear error unless ``model`` is a fitted sparsitylab network estimator."""
+    if not hasattr(model, "network_") or not hasattr(model, "params_"):
+        name = type(model).__name__
+        raise NotFittedError(
+            f"{what} needs a fitted sparsitylab network estimator; this {name} has no network_ "
+            f"and params_: call fit(X, y) first"
+        )
+
+
+def n_members(params) -> int:
+    return int(np.shape(params[0]["w"])[0])
+
+
+def n_parameters(params) -> int:
+    """Trainable numbers of one member."""
+    m = n_members(params)
+    return int(sum(np.size(v) for layer in params for v in layer.values()) // m)
+
+
+def refresh(model) -> None:
+    """Recompute the attributes derived from ``params_`` (as the estimators' ``_store`` does)."""
+    params = model.params_
+    single = n_members(params) == 1
+    weights = [np.asarray(layer["w"]) for layer in params]
+    model.coefs_ = [w[0] if single else w for w in weights]
+    model.intercepts_ = [
+        (np.asarray(layer["b"])[0] if single else np.asarray(layer["b"])) for layer in params
+        if "b" in layer
+    ]  # fmt: skip
+    model.sparsity_ = np.array([float(np.mean(w == 0)) for w in weights])
+    first = weights[0]
+    if "gate" in params[0]:
+        first = first * np.asarray(params[0]["gate"])[..., None]
+    if first.ndim == 3:
+        model.feature_importances_ = np.abs(first).mean(axis=(0, 2))
+
+
+@dataclass(frozen=True)
+class SelectInputs:
+    """A network that reads only ``columns`` of its input and passes them to ``inner``: what
+    :func:`~sparsitylab.sparse.compact` returns when inputs were dropped, so the compacted
+    estimator still takes the original columns."""
+
+    columns: tuple[int, ...]
+    inner: object
+    n_features: int
+
+    @property
+    def n_inputs(self) -> int:
+        return self.n_features
+
+    def init(self, key):
+        return self.inner.init(key)
+
+    def apply(self, params, state, X, **kwargs):
+        return self.inner.apply(params, state, X[:, np.asarray(self.columns)], **kwargs)
+
+    def __getattr__(self, name):
+        if name in ("inner", "columns", "n_features") or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def unwrap(network):
+    """``(columns or None, inner network)``."""
+    if isinstance(network, SelectInputs):
+        return np.asarray(network.columns), network.inner
+    return None, network
