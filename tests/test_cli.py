@@ -1,0 +1,127 @@
+"""The command line: studies, fit, certify, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sparsitylab.cli import app
+
+runner = CliRunner()
+
+
+def _invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _one_line_error(result, *fragments):
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    text = result.output.strip()
+    assert "Traceback" not in text
+    assert text.startswith("error:") and len(text.splitlines()) == 1, text
+    for f in fragments:
+        assert f in text
+
+
+@pytest.fixture
+def table(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 6))
+    y = 3 * X[:, 0] - 2 * X[:, 2] + 0.1 * rng.standard_normal(120)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(6)]).assign(price=y)
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def test_studies_lists_every_study():
+    from sparsitylab.studies import STUDIES
+
+    result = _invoke("studies")
+    assert result.exit_code == 0
+    for name in STUDIES:
+        assert name in result.output
+
+
+def test_unknown_study():
+    _one_line_error(_invoke("study", "no-such-study"), "unknown study", "boston")
+
+
+def test_missing_file(tmp_path):
+    _one_line_error(_invoke("fit", tmp_path / "missing.csv", "--target", "y"), "no such file")
+
+
+def test_missing_target(table):
+    path, _ = table
+    _one_line_error(_invoke("fit", path, "--target", "nope"), "'nope'", "x0")
+
+
+def test_non_numeric_column(table, tmp_path):
+    _, frame = table
+    path = tmp_path / "text.csv"
+    frame.assign(city=["a", "b", "c"] * 40).to_csv(path, index=False)
+    _one_line_error(_invoke("fit", path, "--target", "price"), "'city'", "not numeric")
+
+
+def test_alpha_and_path_conflict(table):
+    path, _ = table
+    _one_line_error(_invoke("fit", path, "--target", "price", "--alpha", "0.1", "--path"),
+                    "either")
+
+
+def test_fit_lasso_then_certify(table, tmp_path):
+    path, _ = table
+    model = tmp_path / "m.pkl"
+    result = _invoke("fit", path, "--target", "price", "--alpha", "0.05", "--save", model)
+    assert result.exit_code == 0, result.output
+    assert "selected features" in result.output and "x0" in result.output
+    assert "duality_gap" in result.output and model.exists()
+    result = _invoke("certify", model)
+    assert result.exit_code == 0, result.output
+    assert "certified" in result.output
+
+
+def test_fit_hadamard_parquet_path(table, tmp_path):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("sparsitylab.estimators.hadamard")
+    _, frame = table
+    path = tmp_path / "data.parquet"
+    frame.to_parquet(path)
+    model = tmp_path / "h.pkl"
+    result = _invoke("fit", path, "--target", "price", "--model", "hadamard", "--alpha", "0.05",
+                     "--save", model)
+    assert result.exit_code == 0, result.output
+    assert "certificate" in result.output
+    assert _invoke("certify", model).exit_code == 0
+
+
+def test_certify_rejects_other_files(tmp_path):
+    junk = tmp_path / "junk.pkl"
+    junk.write_bytes(b"not a pickle")
+    _one_line_error(_invoke("certify", junk), "not a model")
+    _one_line_error(_invoke("certify", tmp_path / "none.pkl"), "no such file")
+
+
+def test_study_command_writes_report(tmp_path):
+    result = _invoke("study", "early-stopping", "--quick", "--seeds", "2", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "early-stopping"
+    for name in ("report.html", "report.md", "metrics.json", "config.json",
+                 "early_stopping_curves.png"):
+        assert (out / name).exists(), name
+    assert json.loads((out / "config.json").read_text())["seeds"] == 2
+
+
+def test_console_script_error_has_no_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "sparsitylab.cli", "fit", str(tmp_path / "x.csv"),
+                           "--target", "y"], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and done.stderr.strip().startswith("error:")
+    assert len(done.stderr.strip().splitlines()) == 1
