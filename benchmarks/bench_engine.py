@@ -1,0 +1,199 @@
+"""Engine speed: one network, a 256-configuration sweep, and a cold first fit.
+
+1. ``single``: the seed's deep network 13-128-64-32-16-1 on Boston's 404 training rows, 1,000
+   full-batch Adam steps with L2, sparsitylab vs PyTorch eager (same architecture and steps) and
+   scikit-learn's ``MLPRegressor``. Goal: >= 3x faster than PyTorch eager.
+2. ``sweep``: 16 alphas x 16 seeds of that network, 1,000 steps each, through
+   ``sparsitylab.sweep``; achieved FLOP/s as a fraction of this machine's float32 matmul rate
+   (measured here, same run) and the speed-up over training them one after another in PyTorch
+   eager (timed on a sample of configurations and scaled). Goals: >= 45% and >= 5x.
+3. ``cold``: a first ``fit`` in a fresh process, compilation included (persistent cache empty,
+   then warm), vs PyTorch eager for the network of 1. Goal: no slower.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks._common import timer, write_result
+
+SIZES = (13, 128, 64, 32, 16, 1)
+STEPS = 1000
+
+
+def boston_train():
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from sparsitylab.datasets import load_boston
+
+    X, y = load_boston(return_X_y=True, as_frame=False)
+    Xtr, _, ytr, _ = train_test_split(X, y, test_size=0.2, random_state=42)
+    return StandardScaler().fit_transform(Xtr).astype(np.float32), ytr.astype(np.float32)
+
+
+def flops_per_step(n):
+    macs = sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:], strict=True))
+    return 3 * 2 * n * macs  # forward + backward (two matmuls per layer)
+
+
+def torch_fit(X, y, steps=STEPS, seed=0, alpha=1e-3):
+    import torch
+
+    torch.manual_seed(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(SIZES) - 2:
+            layers.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*layers)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = 0.5 * ((net(Xt)[:, 0] - yt) ** 2).mean() + 0.5 * alpha * sum((w * w).sum() for w in weights)
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
+
+
+def model(**kw):
+    from sparsitylab import SparseMLPRegressor
+
+    return SparseMLPRegressor(hidden_layer_sizes=SIZES[1:-1], penalty="l2", alpha=1e-3,
+                              max_epochs=STEPS, **kw)
+
+
+def matmul_rate():
+    import jax
+    import jax.numpy as jnp
+
+    a = jnp.ones((2048, 2048), jnp.float32)
+    f = jax.jit(lambda m: m @ m)
+    f(a).block_until_ready()
+    best = np.inf
+    for _ in range(5):
+        with timer() as t:
+            f(a).block_until_ready()
+        best = min(best, t())
+    return 2 * 2048**3 / best
+
+
+def bench_single(X, y):
+    from sklearn.neural_network import MLPRegressor
+
+    m = model(random_state=0)
+    m.fit(X, y)  # compile
+    times = []
+    for seed in range(3):
+        with timer() as t:
+            model(random_state=seed).fit(X, y)
+        times.append(t())
+    torch_times = []
+    for seed in range(2):
+        with timer() as t:
+            torch_fit(X, y, seed=seed)
+        torch_times.append(t())
+    with timer() as t:
+        MLPRegressor(hidden_layer_sizes=SIZES[1:-1], alpha=1e-3 * len(X), solver="adam", batch_size=len(X),
+                     max_iter=STEPS, tol=0, n_iter_no_change=STEPS + 1, random_state=0).fit(X, y)
+    sk = t()
+    ours = min(times)
+    return {
+        "sparsitylab_s": ours, "pytorch_eager_s": min(torch_times), "sklearn_s": sk,
+        "speedup_vs_pytorch": min(torch_times) / ours, "speedup_vs_sklearn": sk / ours,
+        "goal_speedup_vs_pytorch": 3.0, "meets_goal": min(torch_times) / ours >= 3.0,
+    }
+
+
+def bench_sweep(X, y, rate):
+    from sparsitylab import sweep
+
+    grid = {"alpha": list(np.logspace(-4, -1, 16)), "random_state": list(range(16))}
+    small = {"alpha": grid["alpha"][:2], "random_state": [0, 1]}
+    sweep(model(), X, y, small)  # warm the tracing machinery (a different batch size compiles anew)
+    with timer() as t:
+        frame = sweep(model(), X, y, grid)
+    total = t()
+    n_cfg = len(frame)
+    flops = flops_per_step(len(X)) * STEPS * n_cfg
+    sample = 3
+    with timer() as tt:
+        for seed in range(sample):
+            torch_fit(X, y, seed=seed)
+    torch_seq = tt() / sample * n_cfg
+    return {
+        "configurations": n_cfg, "sparsitylab_s": total, "achieved_gflops": flops / total / 1e9,
+        "matmul_gflops": rate / 1e9, "fraction_of_matmul_rate": flops / total / rate,
+        "pytorch_sequential_s_estimated": torch_seq, "pytorch_sample_configs": sample,
+        "speedup_vs_pytorch_sequential": torch_seq / total,
+        "goal_fraction": 0.45, "goal_speedup": 5.0,
+        "meets_fraction_goal": flops / total / rate >= 0.45,
+        "meets_speedup_goal": torch_seq / total >= 5.0,
+        "compile_included": True,
+    }
+
+
+COLD = """
+import time; t0 = time.perf_counter()
+import numpy as np
+from benchmarks.bench_engine import boston_train, model
+X, y = boston_train()
+t1 = time.perf_counter()
+model(random_state=0).fit(X, y)
+t2 = time.perf_counter()
+print({"import_and_data_s": t1 - t0, "first_fit_s": t2 - t1, "total_s": t2 - t0})
+"""
+
+COLD_TORCH = """
+import time; t0 = time.perf_counter()
+from benchmarks.bench_engine import boston_train, torch_fit
+X, y = boston_train()
+t1 = time.perf_counter()
+torch_fit(X, y)
+t2 = time.perf_counter()
+print({"import_and_data_s": t1 - t0, "first_fit_s": t2 - t1, "total_s": t2 - t0})
+"""
+
+
+def _run(code, env):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own dict literal
+
+
+def bench_cold():
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "SPARSITYLAB_CACHE_DIR": cache, "PYTHONPATH": os.getcwd()}
+        empty = _run(COLD, env)
+        warm = _run(COLD, env)
+    torch_run = _run(COLD_TORCH, {**os.environ, "PYTHONPATH": os.getcwd()})
+    return {
+        "sparsitylab_empty_cache": empty, "sparsitylab_warm_cache": warm, "pytorch_eager": torch_run,
+        "goal": "first fit (compile included) no slower than PyTorch eager's fit",
+        "meets_goal_empty_cache": empty["first_fit_s"] <= torch_run["first_fit_s"],
+        "meets_goal_warm_cache": warm["first_fit_s"] <= torch_run["first_fit_s"],
+    }
+
+
+def main():
+    X, y = boston_train()
+    rate = matmul_rate()
+    result = {"single": bench_single(X, y)}
+    print(json.dumps(result["single"], indent=1), flush=True)
+    result["cold"] = bench_cold()
+    print(json.dumps(result["cold"], indent=1), flush=True)
+    result["sweep"] = bench_sweep(X, y, rate)
+    print(json.dumps(result["sweep"], indent=1), flush=True)
+    write_result("bench_engine", result)
+
+
+if __name__ == "__main__":
+    main()
