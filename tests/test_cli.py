@@ -72,8 +72,7 @@ def test_non_numeric_column(table, tmp_path):
 
 def test_alpha_and_path_conflict(table):
     path, _ = table
-    _one_line_error(_invoke("fit", path, "--target", "price", "--alpha", "0.1", "--path"),
-                    "either")
+    _one_line_error(_invoke("fit", path, "--target", "price", "--alpha", "0.1", "--path"), "either")
 
 
 def test_fit_lasso_then_certify(table, tmp_path):
@@ -95,8 +94,9 @@ def test_fit_hadamard_parquet_path(table, tmp_path):
     path = tmp_path / "data.parquet"
     frame.to_parquet(path)
     model = tmp_path / "h.pkl"
-    result = _invoke("fit", path, "--target", "price", "--model", "hadamard", "--alpha", "0.05",
-                     "--save", model)
+    result = _invoke(
+        "fit", path, "--target", "price", "--model", "hadamard", "--alpha", "0.05", "--save", model
+    )
     assert result.exit_code == 0, result.output
     assert "certificate" in result.output
     assert _invoke("certify", model).exit_code == 0
@@ -113,15 +113,24 @@ def test_study_command_writes_report(tmp_path):
     result = _invoke("study", "early-stopping", "--quick", "--seeds", "2", "--out", tmp_path)
     assert result.exit_code == 0, result.output
     out = tmp_path / "early-stopping"
-    for name in ("report.html", "report.md", "metrics.json", "config.json",
-                 "early_stopping_curves.png"):
+    for name in (
+        "report.html",
+        "report.md",
+        "metrics.json",
+        "config.json",
+        "early_stopping_curves.png",
+    ):
         assert (out / name).exists(), name
     assert json.loads((out / "config.json").read_text())["seeds"] == 2
 
 
 def test_console_script_error_has_no_traceback(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "sparsitylab.cli", "fit", str(tmp_path / "x.csv"),
-                           "--target", "y"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "sparsitylab.cli", "fit", str(tmp_path / "x.csv"), "--target", "y"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr and done.stderr.strip().startswith("error:")
     assert len(done.stderr.strip().splitlines()) == 1

@@ -30,9 +30,16 @@ def _report():
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
     table = Table("Numbers", pd.DataFrame({"model": ["a", "b"], "mse": [1.23456789, np.nan]}))
-    return Report("A <title>", "One **line**.", [
-        Section("First", ["Text with `code`.", "- one\n- two"], [table, Figure("line", fig, "cap")]),
-    ], metrics={"x": np.float32(1.5), "arr": np.arange(3), "nan": float("nan")})
+    return Report(
+        "A <title>",
+        "One **line**.",
+        [
+            Section(
+                "First", ["Text with `code`.", "- one\n- two"], [table, Figure("line", fig, "cap")]
+            ),
+        ],
+        metrics={"x": np.float32(1.5), "arr": np.arange(3), "nan": float("nan")},
+    )
 
 
 def test_write_report_files(tmp_path):
@@ -41,7 +48,7 @@ def test_write_report_files(tmp_path):
     assert html.count("data:image/png;base64,") == 1
     assert "A &lt;title&gt;" in html and "<code>code</code>" in html and "<li>one</li>" in html
     assert "<strong>line</strong>" in html
-    assert "src=\"http" not in html and "<link" not in html  # nothing fetched from elsewhere
+    assert 'src="http' not in html and "<link" not in html  # nothing fetched from elsewhere
     assert (tmp_path / "line.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = paths["markdown"].read_text()
     assert "![cap](line.png)" in md and "| model | mse |" in md and "1.235" in md
@@ -88,12 +95,28 @@ def test_report_renders_in_headless_chromium(tmp_path):
     paths = write_report(_report(), tmp_path / "r")
     probe = tmp_path / "probe.html"
     # the report itself, plus a script that counts the images the browser decoded
-    probe.write_text(paths["html"].read_text().replace("</body>", (
-        "<script>window.addEventListener('load',()=>{const ok=[...document.images].filter("
-        "i=>i.complete&&i.naturalWidth>0).length;document.body.setAttribute('data-decoded',"
-        "ok);});</script></body>")))
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()]
+    probe.write_text(
+        paths["html"]
+        .read_text()
+        .replace(
+            "</body>",
+            (
+                "<script>window.addEventListener('load',()=>{const ok=[...document.images].filter("
+                "i=>i.complete&&i.naturalWidth>0).length;document.body.setAttribute('data-decoded',"
+                "ok);});</script></body>"
+            ),
+        )
+    )
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        probe.as_uri(),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout
@@ -101,7 +124,19 @@ def test_report_renders_in_headless_chromium(tmp_path):
     decoded = re.search(r'data-decoded="(\d+)"', dom)
     assert decoded and int(decoded.group(1)) == 1, dom[-500:]
     shot = tmp_path / "shot.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", f"--screenshot={shot}", "--window-size=900,900",
-                    paths["html"].as_uri()], capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            f"--screenshot={shot}",
+            "--window-size=900,900",
+            paths["html"].as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     assert shot.exists() and shot.stat().st_size > 5000

@@ -129,8 +129,9 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, quick_runs):
     runs = (tmp_path / "sample-size" / "runs.jsonl").read_text().splitlines()
     assert len(runs) == 1
     seen = []
-    paths = run_study(study, tmp_path, quick=True, resume=True,
-                      progress=lambda done, total, key: seen.append(key))
+    paths = run_study(
+        study, tmp_path, quick=True, resume=True, progress=lambda done, total, key: seen.append(key)
+    )
     assert seen[0] == "" and len(seen) == 1 + 2  # only the two missing tasks ran
     assert paths["metrics"].read_bytes() == reference["metrics"].read_bytes()
 
@@ -148,8 +149,9 @@ def test_dask_local_cluster_equals_in_process(tmp_path, quick_runs):
     from sparsitylab.studies import DaskExecutor
 
     reference, _ = quick_runs("sample-size")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         executor = DaskExecutor(cluster.scheduler_address)
         try:
             paths = run_study(get_study("sample-size"), tmp_path, quick=True, executor=executor)

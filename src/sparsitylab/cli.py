@@ -314,7 +314,7 @@ def fit_command(
     seeds: int = typer.Option(1, "--seeds", help="Ensemble members (mlp)."),
     save: Path = typer.Option(None, "--save", help="Where to save the model (.pkl)."),
 ):
-    """Fit a model to your own table: metrics, certificate, selected features; the model is saved."""
+    """Fit a model to your table: metrics, certificate, selected features; saves the model."""
     _guard(_fit, data, target, model, alpha, path, test_size, random_state, save, seeds)
 
 

@@ -99,7 +99,7 @@ def write_json(path, value) -> Path:
 # --- content ------------------------------------------------------------------------------------
 @dataclass
 class Figure:
-    """A figure: ``name`` (file stem), a matplotlib figure (rendered to PNG and closed) and a caption."""
+    """A figure: ``name`` (file stem), a matplotlib figure (rendered to PNG once), a caption."""
 
     name: str
     figure: object = None
@@ -125,7 +125,7 @@ class Figure:
 
 @dataclass
 class Table:
-    """A table with a title and an optional caption; floats are shown with ``digits`` significant."""
+    """A titled table with an optional caption; floats shown to ``digits`` significant digits."""
 
     title: str
     frame: pd.DataFrame

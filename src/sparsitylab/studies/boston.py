@@ -87,7 +87,7 @@ def hadamard_available() -> bool:
     return True
 
 
-# --- tasks (module level: they run in other processes and on Dask workers) --------------------------
+# --- tasks (module level: they run in other processes and on Dask workers) ---
 def lasso_task(config):
     from sklearn.linear_model import Lasso
     from sklearn.metrics import mean_squared_error, r2_score
@@ -334,7 +334,8 @@ def analyze(config, results):
                 f"`Lasso(alpha={config['alpha']})` on the standardized training part "
                 f"(`train_test_split(test_size={config['test_size']}, random_state="
                 f"{config['split_random_state']})`): test MSE **{lasso['test_mse']:.4f}**, R² "
-                f"**{lasso['r2']:.4f}** (report: {REPORT_LASSO['test_mse']}, {REPORT_LASSO['r2']}). "
+                f"**{lasso['r2']:.4f}** (report: {REPORT_LASSO['test_mse']}, "
+                f"{REPORT_LASSO['r2']}). "
                 f"{metrics['lasso']['n_selected']} of {len(FEATURES)} features are selected.",
             ],
             [
@@ -354,8 +355,10 @@ def analyze(config, results):
             Section(
                 "Hadamard network",
                 [
-                    "The Hadamard-network estimator (`sparsitylab.HadamardLasso`) is not available in "
-                    "this installation, so the network that equals the Lasso is not fitted here. With it "
+                    "The Hadamard-network estimator (`sparsitylab.HadamardLasso`) is not "
+                    "available in "
+                    "this installation, so the network that equals the Lasso is not fitted here. "
+                    "With it "
                     "installed, this section shows its coefficients, its certificate, and sparsity "
                     "against depth along a path.",
                 ],
@@ -367,14 +370,21 @@ def analyze(config, results):
             [
                 f"Each architecture trained with {config['seeds']} seeds (Adam, learning rate "
                 f"{config['learning_rate']}, minibatches of {config['batch_size']}, at most "
-                f"{config['max_epochs']} epochs, early stopping with patience {config['patience']} on the "
-                f"last {config['validation_split']:.0%} of the training rows, best weights restored). "
-                "The report's numbers come from one run each; the spread over seeds shows how much of "
+                f"{config['max_epochs']} epochs, early stopping with patience "
+                f"{config['patience']} on the "
+                f"last {config['validation_split']:.0%} of the training rows, best weights "
+                "restored). "
+                "The report's numbers come from one run each; the spread over seeds shows how "
+                "much of "
                 "the differences between architectures one run can carry.",
-                '**The report\'s "without L2" wide model had L2**: its code builds `no_l2_wide_model` '
-                "with the same `kernel_regularizer=l2(0.001)` as the wide model, so its two numbers "
-                "(16.53 and 16.65) compare two runs of one configuration. The row *wide 128, no L2* "
-                f"here has no penalty: mean test MSE {wide0['test_mse_mean']:.2f} without L2 against "
+                '**The report\'s "without L2" wide model had L2**: its code builds '
+                "`no_l2_wide_model` "
+                "with the same `kernel_regularizer=l2(0.001)` as the wide model, so its two "
+                "numbers "
+                "(16.53 and 16.65) compare two runs of one configuration. The row *wide 128, no "
+                "L2* "
+                f"here has no penalty: mean test MSE {wide0['test_mse_mean']:.2f} without L2 "
+                "against "
                 f"{wide['test_mse_mean']:.2f} with it.",
             ],
             [
@@ -391,8 +401,10 @@ def analyze(config, results):
         Section(
             "Weights",
             [
-                "Mean absolute weights per feature are computed on the first layer (input feature j's "
-                "outgoing weights). The report's helper indexed the *columns* of every layer's kernel, "
+                "Mean absolute weights per feature are computed on the first layer (input feature "
+                "j's "
+                "outgoing weights). The report's helper indexed the *columns* of every layer's "
+                "kernel, "
                 "i.e. hidden units, not input features.",
             ],
             figs[:3],
@@ -430,7 +442,8 @@ def _hadamard_section(config, results, metrics):
     return Section(
         "Hadamard network (depth 2)",
         [
-            f"The two-layer linear network `beta = u * v` with weight decay alpha/2 · (‖u‖² + ‖v‖²) "
+            "The two-layer linear network `beta = u * v` with weight decay alpha/2 · (‖u‖² + "
+            "‖v‖²) "
             f"fitted at alpha = {config['alpha']}: test MSE {h['test_mse']:.4f}, R² {h['r2']:.4f}; "
             f"largest coefficient difference to the Lasso {diff:.2e}.",
             f"Certificate: network objective {cert['network_objective']:.10g}, Lasso objective "

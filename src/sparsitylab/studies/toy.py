@@ -16,8 +16,12 @@ from sparsitylab.report import Figure, Report, Section, Table
 from sparsitylab.studies._framework import Study, Task
 
 NOISE_VARIANCE = 0.04
-BASE = {"hidden_layer_sizes": (20,), "activation": "tanh", "optimizer": "adam",
-        "learning_rate": 0.01}  # fmt: skip
+BASE = {
+    "hidden_layer_sizes": (20,),
+    "activation": "tanh",
+    "optimizer": "adam",
+    "learning_rate": 0.01,
+}
 
 
 def _toy(n_samples, data_seed):
@@ -38,8 +42,13 @@ def fit_seeds(params, seeds, n_samples=10, data_seed=0, curves=False):
     from sparsitylab import SparseMLPRegressor, sweep
 
     X, y, Xt, yt = _toy(n_samples, data_seed)
-    frame = sweep(SparseMLPRegressor(**params), X, y, {"random_state": list(range(seeds))},
-                  validation_data=(Xt, yt))  # fmt: skip
+    frame = sweep(
+        SparseMLPRegressor(**params),
+        X,
+        y,
+        {"random_state": list(range(seeds))},
+        validation_data=(Xt, yt),
+    )
     fitted = frame.attrs["estimators"]
     out = {
         "test_mse": [float(np.mean((e.predict(Xt) - yt) ** 2)) for e in fitted],
@@ -49,8 +58,9 @@ def fit_seeds(params, seeds, n_samples=10, data_seed=0, curves=False):
     if curves:
         hist = [np.atleast_2d(e.history_["val_loss"]).mean(0) for e in fitted]
         out["test_curve"] = [(2 * h).tolist() for h in hist]  # MSE (the engine records MSE / 2)
-        out["train_curve"] = [(2 * np.atleast_2d(e.history_["loss"]).mean(0)).tolist()
-                              for e in fitted]  # fmt: skip
+        out["train_curve"] = [
+            (2 * np.atleast_2d(e.history_["loss"]).mean(0)).tolist() for e in fitted
+        ]
     return out
 
 
@@ -68,7 +78,7 @@ def _plt():
     return plt
 
 
-# === early-stopping ================================================================================
+# === early-stopping ====
 def early_stopping_task(config, seeds):
     from sparsitylab import SparseMLPRegressor
 
@@ -78,23 +88,34 @@ def early_stopping_task(config, seeds):
     train_curve = np.asarray(res.pop("train_curve"))
     best = test.argmin(axis=1)
     X, y, Xt, yt = _toy(10, 0)
-    refit = SparseMLPRegressor(**{**params, "max_epochs": int(best[0]) + 1},
-                               random_state=0).fit(X, y)  # fmt: skip
+    refit = SparseMLPRegressor(**{**params, "max_epochs": int(best[0]) + 1}, random_state=0).fit(
+        X, y
+    )
     grid = np.linspace(-1, 1, 200)[:, None]
     full = SparseMLPRegressor(**params, random_state=0).fit(X, y)
-    return {**res, "best_epoch": best, "best_test_mse": test.min(axis=1),
-            "final_test_mse": test[:, -1], "test_curve": _curve(test), "train_curve":
-            _curve(train_curve), "curve_step": int(np.ceil(test.shape[1] / 400)),
-            "refit_test_mse": float(np.mean((refit.predict(Xt) - yt) ** 2)),
-            "grid": grid[:, 0], "refit_pred": refit.predict(grid), "full_pred": full.predict(grid),
-            "X": X[:, 0], "y": y}  # fmt: skip
+    return {
+        **res,
+        "best_epoch": best,
+        "best_test_mse": test.min(axis=1),
+        "final_test_mse": test[:, -1],
+        "test_curve": _curve(test),
+        "train_curve": _curve(train_curve),
+        "curve_step": int(np.ceil(test.shape[1] / 400)),
+        "refit_test_mse": float(np.mean((refit.predict(Xt) - yt) ** 2)),
+        "grid": grid[:, 0],
+        "refit_pred": refit.predict(grid),
+        "full_pred": full.predict(grid),
+        "X": X[:, 0],
+        "y": y,
+    }
 
 
 def ridge_demo_task(config):
     from sparsitylab.diagnostics import early_stopping_vs_ridge
 
-    frame = early_stopping_vs_ridge(np.logspace(-2, 1, 8), lr=config["gd_lr"],
-                                    n_steps=config["gd_steps"])  # fmt: skip
+    frame = early_stopping_vs_ridge(
+        np.logspace(-2, 1, 8), lr=config["gd_lr"], n_steps=config["gd_steps"]
+    )
     return {"frame": frame}
 
 
@@ -105,13 +126,17 @@ def early_stopping_analyze(config, results):
     E = config["max_epochs"]
     ridge = pd.DataFrame(results["ridge"]["frame"])
     metrics = {
-        "max_epochs": E, "best_epoch": best.tolist(), "best_epoch_seed0": int(best[0]),
-        "best_test_mse": _mean_sd(r["best_test_mse"]), "final_test_mse": _mean_sd(r["final_test_mse"]),
-        "refit_test_mse_seed0": r["refit_test_mse"], "noise_variance": NOISE_VARIANCE,
+        "max_epochs": E,
+        "best_epoch": best.tolist(),
+        "best_epoch_seed0": int(best[0]),
+        "best_test_mse": _mean_sd(r["best_test_mse"]),
+        "final_test_mse": _mean_sd(r["final_test_mse"]),
+        "refit_test_mse_seed0": r["refit_test_mse"],
+        "noise_variance": NOISE_VARIANCE,
         "optimum_inside": bool(np.all((best > 0) & (best < E - 1))),
         "ridge_vs_gd_max_gap": float(np.max(np.abs(ridge["gd"] - ridge["ridge"]))),
         "ridge_alpha": float(ridge["alpha"].iloc[0]),
-    }  # fmt: skip
+    }
     step = r["curve_step"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
     epochs = np.arange(len(r["test_curve"][0])) * step + 1
@@ -130,51 +155,98 @@ def early_stopping_analyze(config, results):
     b.set_title("Refit stopped at the optimum (seed 0)")
     fig2, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(ridge["eigenvalue"], ridge["gd"], "o", label="gradient descent, stopped")
-    ax.plot(ridge["eigenvalue"], ridge["ridge"], "x", label=f"ridge, alpha = 1/(τ·lr)")
+    ax.plot(ridge["eigenvalue"], ridge["ridge"], "x", label="ridge, alpha = 1/(τ·lr)")
     ax.set(xscale="log", xlabel="Hessian eigenvalue", ylabel="fraction of w* recovered")
     ax.legend()
-    rows = pd.DataFrame({"": ["best test MSE (early stopped)", f"test MSE after {E} epochs"],
-                         "mean": [metrics["best_test_mse"][0], metrics["final_test_mse"][0]],
-                         "sd": [metrics["best_test_mse"][1], metrics["final_test_mse"][1]]})  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "": ["best test MSE (early stopped)", f"test MSE after {E} epochs"],
+            "mean": [metrics["best_test_mse"][0], metrics["final_test_mse"][0]],
+            "sd": [metrics["best_test_mse"][1], metrics["final_test_mse"][1]],
+        }
+    )
     return Report(
-        "Early stopping on the quadratic toy", "Seed 001: the test error has an interior optimum; "
+        "Early stopping on the quadratic toy",
+        "Seed 001: the test error has an interior optimum; "
         "stopping there regularizes like an L2 penalty.",
-        [Section("Train and test error per epoch", [
-            f"20 tanh units, Adam (lr {BASE['learning_rate']}), full batch, {config['seeds']} "
-            f"seeds. The test MSE is lowest at epochs {', '.join(str(int(b) + 1) for b in best)} "
-            f"of {E}: before it the network underfits, after it it fits the noise. Refit for "
-            f"{best[0] + 1} epochs (seed 0) it scores {r['refit_test_mse']:.4f}.",
-        ], [Table("Test MSE over seeds", rows), Figure("early_stopping_curves", fig,
-                  "Left: MSE per epoch (every seed). Right: the fit after all epochs and stopped "
-                  "at the optimum.")]),
-         Section("Early stopping ~ L2 on a quadratic", [
-             f"Gradient descent from 0 on a quadratic, stopped after τ = {config['gd_steps']} "
-             f"steps of size {config['gd_lr']}, recovers in each Hessian eigen-direction the same "
-             f"fraction of the optimum as ridge with alpha = 1/(τ·lr) = {metrics['ridge_alpha']:.3g}"
-             f" (largest difference {metrics['ridge_vs_gd_max_gap']:.3f}).",
-         ], [Figure("early_stopping_vs_ridge", fig2, "Per eigen-direction: stopped gradient "
-                    "descent against ridge.")])], metrics)  # fmt: skip
+        [
+            Section(
+                "Train and test error per epoch",
+                [
+                    f"20 tanh units, Adam (lr {BASE['learning_rate']}), full batch, "
+                    f"{config['seeds']} "
+                    "seeds. The test MSE is lowest at epochs "
+                    f"{', '.join(str(int(b) + 1) for b in best)} "
+                    f"of {E}: before it the network underfits, after it it fits the noise. Refit "
+                    "for "
+                    f"{best[0] + 1} epochs (seed 0) it scores {r['refit_test_mse']:.4f}.",
+                ],
+                [
+                    Table("Test MSE over seeds", rows),
+                    Figure(
+                        "early_stopping_curves",
+                        fig,
+                        "Left: MSE per epoch (every seed). Right: the fit after all epochs and "
+                        "stopped "
+                        "at the optimum.",
+                    ),
+                ],
+            ),
+            Section(
+                "Early stopping ~ L2 on a quadratic",
+                [
+                    "Gradient descent from 0 on a quadratic, stopped after τ = "
+                    f"{config['gd_steps']} "
+                    f"steps of size {config['gd_lr']}, recovers in each Hessian eigen-direction "
+                    "the same "
+                    "fraction of the optimum as ridge with alpha = 1/(τ·lr) = "
+                    f"{metrics['ridge_alpha']:.3g}"
+                    f" (largest difference {metrics['ridge_vs_gd_max_gap']:.3f}).",
+                ],
+                [
+                    Figure(
+                        "early_stopping_vs_ridge",
+                        fig2,
+                        "Per eigen-direction: stopped gradient descent against ridge.",
+                    )
+                ],
+            ),
+        ],
+        metrics,
+    )
 
 
 EARLY_STOPPING = Study(
-    "early-stopping", "Seed 001: train/test error per epoch, the interior optimum, the refit "
-    "stopped there, and early stopping ~ L2 on a quadratic.", "seed 001",
-    lambda c, s: [Task("fit", early_stopping_task, {"config": c, "seeds": s}),
-                  Task("ridge", ridge_demo_task, {"config": c})],
-    early_stopping_analyze, {"max_epochs": 3000, "gd_lr": 0.05, "gd_steps": 50},
-    {}, seeds=10, quick_seeds=3)  # fmt: skip
+    "early-stopping",
+    "Seed 001: train/test error per epoch, the interior optimum, the refit "
+    "stopped there, and early stopping ~ L2 on a quadratic.",
+    "seed 001",
+    lambda c, s: [
+        Task("fit", early_stopping_task, {"config": c, "seeds": s}),
+        Task("ridge", ridge_demo_task, {"config": c}),
+    ],
+    early_stopping_analyze,
+    {"max_epochs": 3000, "gd_lr": 0.05, "gd_steps": 50},
+    {},
+    seeds=10,
+    quick_seeds=3,
+)
 
 
-# === weight-penalty ================================================================================
+# === weight-penalty ====
 def penalty_task(config, seeds, penalty):
     """Every alpha x seed of one penalty in one batched program."""
     from sparsitylab import SparseMLPRegressor, sweep
 
     X, y, Xt, yt = _toy(10, 0)
     params = {**BASE, "max_epochs": config["max_epochs"], "penalty": penalty}
-    frame = sweep(SparseMLPRegressor(**params), X, y,
-                  {"alpha": config["alphas"], "random_state": list(range(seeds))},
-                  validation_data=(Xt, yt))  # fmt: skip
+    frame = sweep(
+        SparseMLPRegressor(**params),
+        X,
+        y,
+        {"alpha": config["alphas"], "random_state": list(range(seeds))},
+        validation_data=(Xt, yt),
+    )
     out = {f"{a:g}": {"test_mse": [], "weight_l1": []} for a in config["alphas"]}
     for (_, row), est in zip(frame.iterrows(), frame.attrs["estimators"], strict=True):
         r = out[f"{row['alpha']:g}"]
@@ -189,10 +261,14 @@ def small_net_task(config, seeds, width):
 
 
 def weight_penalty_tasks(config, seeds):
-    tasks = [Task(p, penalty_task, {"config": config, "seeds": seeds, "penalty": p})
-             for p in ("l2", "l1")]  # fmt: skip
-    tasks += [Task(f"width/{w}", small_net_task, {"config": config, "seeds": seeds, "width": w})
-              for w in config["widths"]]  # fmt: skip
+    tasks = [
+        Task(p, penalty_task, {"config": config, "seeds": seeds, "penalty": p})
+        for p in ("l2", "l1")
+    ]
+    tasks += [
+        Task(f"width/{w}", small_net_task, {"config": config, "seeds": seeds, "width": w})
+        for w in config["widths"]
+    ]
     return tasks
 
 
@@ -206,13 +282,24 @@ def weight_penalty_analyze(config, results):
         sd = np.array([np.std(results[pen][f"{x:g}"]["test_mse"]) for x in alphas])
         l1w = np.array([np.mean(results[pen][f"{x:g}"]["weight_l1"]) for x in alphas])
         best = int(np.argmin(mse))
-        metrics[pen] = {"alphas": alphas, "test_mse": mse.tolist(), "weight_l1": l1w.tolist(),
-                        "best_alpha": alphas[best], "best_test_mse": float(mse[best]),
-                        "weakest_test_mse": float(mse[0])}  # fmt: skip
+        metrics[pen] = {
+            "alphas": alphas,
+            "test_mse": mse.tolist(),
+            "weight_l1": l1w.tolist(),
+            "best_alpha": alphas[best],
+            "best_test_mse": float(mse[best]),
+            "weakest_test_mse": float(mse[0]),
+        }
         a.errorbar(alphas, mse, yerr=sd, marker="o", color=color, label=pen.upper(), capsize=2)
         b.plot(alphas, l1w, marker="o", color=color, label=pen.upper())
-        rows.append({"penalty": pen.upper(), "best alpha": alphas[best], "test MSE at best":
-                     mse[best], f"test MSE at alpha {alphas[0]:g}": mse[0]})  # fmt: skip
+        rows.append(
+            {
+                "penalty": pen.upper(),
+                "best alpha": alphas[best],
+                "test MSE at best": mse[best],
+                f"test MSE at alpha {alphas[0]:g}": mse[0],
+            }
+        )
     a.axhline(NOISE_VARIANCE, color="gray", ls="--", lw=0.8)
     a.set(xscale="log", yscale="log", xlabel="alpha", ylabel="test MSE", title="Validation curve")
     b.set(xscale="log", yscale="log", xlabel="alpha", ylabel="sum |w|", title="Weight magnitude")
@@ -223,35 +310,67 @@ def weight_penalty_analyze(config, results):
     best_reg = min(metrics["l2"]["best_test_mse"], metrics["l1"]["best_test_mse"])
     close = [w for w, m in zip(widths, wm, strict=True) if m[0] <= 1.25 * best_reg]
     metrics["small_network_like_regularized"] = close[0] if close else None
-    width_table = pd.DataFrame({"hidden units (no penalty)": widths,
-                                "test MSE mean": [m[0] for m in wm], "sd": [m[1] for m in wm]})
-    sentence = (f"The smallest unpenalized network within 25% of the best penalized test MSE "
-                f"({best_reg:.4f}) has {close[0]} hidden unit(s)." if close else
-                "No unpenalized width tried comes within 25% of the best penalized test MSE.")
+    width_table = pd.DataFrame(
+        {
+            "hidden units (no penalty)": widths,
+            "test MSE mean": [m[0] for m in wm],
+            "sd": [m[1] for m in wm],
+        }
+    )
+    sentence = (
+        f"The smallest unpenalized network within 25% of the best penalized test MSE "
+        f"({best_reg:.4f}) has {close[0]} hidden unit(s)."
+        if close
+        else "No unpenalized width tried comes within 25% of the best penalized test MSE."
+    )
     return Report(
-        "Weight penalties on the quadratic toy", "Seed 001: L2 and L1 strength against test "
+        "Weight penalties on the quadratic toy",
+        "Seed 001: L2 and L1 strength against test "
         "error and weight size; a small network behaves like a penalized large one.",
-        [Section("Validation curves", [
-            f"20 tanh units, {config['max_epochs']} epochs of Adam, {config['seeds']} seeds per "
-            "alpha. Weak penalties leave the network free to fit the noise; strong ones "
-            "flatten it; the test error is lowest in between.",
-        ], [Table("Optimal strength", pd.DataFrame(rows)),
-            Figure("weight_penalty_curves", fig, "Test MSE (mean ± sd over seeds) and total "
-                   "absolute weight against the penalty strength.")]),
-         Section("A small network instead of a penalty", [sentence],
-                 [Table("Unpenalized networks by width", width_table)])], metrics)  # fmt: skip
+        [
+            Section(
+                "Validation curves",
+                [
+                    f"20 tanh units, {config['max_epochs']} epochs of Adam, {config['seeds']} "
+                    "seeds per "
+                    "alpha. Weak penalties leave the network free to fit the noise; strong ones "
+                    "flatten it; the test error is lowest in between.",
+                ],
+                [
+                    Table("Optimal strength", pd.DataFrame(rows)),
+                    Figure(
+                        "weight_penalty_curves",
+                        fig,
+                        "Test MSE (mean ± sd over seeds) and total "
+                        "absolute weight against the penalty strength.",
+                    ),
+                ],
+            ),
+            Section(
+                "A small network instead of a penalty",
+                [sentence],
+                [Table("Unpenalized networks by width", width_table)],
+            ),
+        ],
+        metrics,
+    )
 
 
 WEIGHT_PENALTY = Study(
-    "weight-penalty", "Seed 001: validation curves of L2 and L1 strength, weight magnitudes, and "
-    "the small network that behaves like the penalized one.", "seed 001",
-    weight_penalty_tasks, weight_penalty_analyze,
+    "weight-penalty",
+    "Seed 001: validation curves of L2 and L1 strength, weight magnitudes, and "
+    "the small network that behaves like the penalized one.",
+    "seed 001",
+    weight_penalty_tasks,
+    weight_penalty_analyze,
     {"max_epochs": 3000, "alphas": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1], "widths": [1, 2, 3, 5, 20]},
     {"alphas": [1e-5, 1e-3, 1e-2, 1e-1], "widths": [2, 20]},
-    seeds=10, quick_seeds=3)  # fmt: skip
+    seeds=10,
+    quick_seeds=3,
+)
 
 
-# === ensembles-dropout =============================================================================
+# === ensembles-dropout ====
 VARIANTS = {
     "single": ("one network", {}),
     "ensemble": ("ensemble of 5 (different initial weights)", {"n_estimators": 5}),
@@ -270,11 +389,13 @@ def ensembles_analyze(config, results):
     rows, metrics = [], {}
     for key, (label, _) in VARIANTS.items():
         m = _mean_sd(results[key]["test_mse"])
-        metrics[key] = {"test_mse_mean": m[0], "test_mse_sd": m[1],
-                        "test_mse": results[key]["test_mse"]}  # fmt: skip
+        metrics[key] = {
+            "test_mse_mean": m[0],
+            "test_mse_sd": m[1],
+            "test_mse": results[key]["test_mse"],
+        }
         cost = 5 if key in ("ensemble", "bagging") else 1
-        rows.append({"model": label, "test MSE mean": m[0], "sd": m[1],
-                     "networks trained": cost})  # fmt: skip
+        rows.append({"model": label, "test MSE mean": m[0], "sd": m[1], "networks trained": cost})
     fig, ax = plt.subplots(figsize=(7, 3.6))
     ax.boxplot([results[k]["test_mse"] for k in VARIANTS], tick_labels=list(VARIANTS))
     ax.axhline(NOISE_VARIANCE, color="gray", ls="--", lw=0.8, label="noise variance")
@@ -282,30 +403,49 @@ def ensembles_analyze(config, results):
     ax.legend()
     single = metrics["single"]["test_mse_mean"]
     return Report(
-        "Ensembles, bagging and dropout on the quadratic toy", "Seeds 001 and 003: averaging "
+        "Ensembles, bagging and dropout on the quadratic toy",
+        "Seeds 001 and 003: averaging "
         "networks and dropping units both lower the test error of an overfitting network.",
-        [Section("Test error over seeds", [
-            f"Every model trains for {config['max_epochs']} epochs (Adam, full batch); the "
-            f"ensembles train 5 networks each, so they cost 5 times as much. {config['seeds']} "
-            f"seeds per model. The single network's test MSE is {single:.4f}; the noise "
-            f"floor is {NOISE_VARIANCE}.",
-            "Dropout trains one network whose units are randomly silenced, an implicit "
-            "ensemble of its sub-networks that shares weights; bagging trains separate networks "
-            "on bootstrap samples, which on 10 points also drops a third of the data per member.",
-        ], [Table("Test MSE", pd.DataFrame(rows)),
-            Figure("ensembles_dropout", fig, "Test MSE over seeds for each model.")])],
-        metrics)  # fmt: skip
+        [
+            Section(
+                "Test error over seeds",
+                [
+                    f"Every model trains for {config['max_epochs']} epochs (Adam, full batch); the "
+                    "ensembles train 5 networks each, so they cost 5 times as much. "
+                    f"{config['seeds']} "
+                    f"seeds per model. The single network's test MSE is {single:.4f}; the noise "
+                    f"floor is {NOISE_VARIANCE}.",
+                    "Dropout trains one network whose units are randomly silenced, an implicit "
+                    "ensemble of its sub-networks that shares weights; bagging trains separate "
+                    "networks "
+                    "on bootstrap samples, which on 10 points also drops a third of the data per "
+                    "member.",
+                ],
+                [
+                    Table("Test MSE", pd.DataFrame(rows)),
+                    Figure("ensembles_dropout", fig, "Test MSE over seeds for each model."),
+                ],
+            )
+        ],
+        metrics,
+    )
 
 
 ENSEMBLES = Study(
-    "ensembles-dropout", "Seeds 001/003: ensembles of differently initialized networks, bagging "
-    "and dropout against one network, test error and spread.", "seeds 001, 003",
-    lambda c, s: [Task(k, variant_task, {"config": c, "seeds": s, "variant": k})
-                  for k in VARIANTS],
-    ensembles_analyze, {"max_epochs": 3000}, {}, seeds=10, quick_seeds=4)  # fmt: skip
+    "ensembles-dropout",
+    "Seeds 001/003: ensembles of differently initialized networks, bagging "
+    "and dropout against one network, test error and spread.",
+    "seeds 001, 003",
+    lambda c, s: [Task(k, variant_task, {"config": c, "seeds": s, "variant": k}) for k in VARIANTS],
+    ensembles_analyze,
+    {"max_epochs": 3000},
+    {},
+    seeds=10,
+    quick_seeds=4,
+)
 
 
-# === sample-size ==================================================================================
+# === sample-size ====
 def size_task(config, seeds, n):
     params = {**BASE, "max_epochs": config["max_epochs"]}
     return fit_seeds(params, seeds, n_samples=n, data_seed=config["data_seed"])
@@ -316,40 +456,74 @@ def sample_size_analyze(config, results):
     sizes = config["sizes"]
     stats = [_mean_sd(results[f"n/{n}"]["test_mse"]) for n in sizes]
     train = [_mean_sd(results[f"n/{n}"]["train_mse"]) for n in sizes]
-    metrics = {"sizes": sizes, "test_mse": [s[0] for s in stats], "test_sd": [s[1] for s in stats],
-               "train_mse": [t[0] for t in train], "noise_variance": NOISE_VARIANCE}  # fmt: skip
+    metrics = {
+        "sizes": sizes,
+        "test_mse": [s[0] for s in stats],
+        "test_sd": [s[1] for s in stats],
+        "train_mse": [t[0] for t in train],
+        "noise_variance": NOISE_VARIANCE,
+    }
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    ax.errorbar(sizes, metrics["test_mse"], yerr=metrics["test_sd"], marker="o", label="test",
-                capsize=2)  # fmt: skip
+    ax.errorbar(
+        sizes, metrics["test_mse"], yerr=metrics["test_sd"], marker="o", label="test", capsize=2
+    )
     ax.plot(sizes, metrics["train_mse"], marker="s", label="train")
     ax.axhline(NOISE_VARIANCE, color="gray", ls="--", lw=0.8, label="noise variance")
     ax.set(xscale="log", yscale="log", xlabel="training points n", ylabel="MSE")
     ax.legend()
-    table = pd.DataFrame({"n": sizes, "test MSE mean": metrics["test_mse"],
-                          "sd": metrics["test_sd"], "train MSE": metrics["train_mse"]})
+    table = pd.DataFrame(
+        {
+            "n": sizes,
+            "test MSE mean": metrics["test_mse"],
+            "sd": metrics["test_sd"],
+            "train MSE": metrics["train_mse"],
+        }
+    )
     return Report(
-        "Sample size: the learning curve", "Seed 001: with more data the same unregularized "
+        "Sample size: the learning curve",
+        "Seed 001: with more data the same unregularized "
         "network stops overfitting; train and test error meet near the noise level.",
-        [Section("Learning curve", [
-            f"20 tanh units, {config['max_epochs']} epochs of Adam, no penalty, {config['seeds']}"
-            " seeds per n; training points evenly spaced on [-1, 1], noise sd 0.2.",
-        ], [Table("Error against n", table),
-            Figure("learning_curve", fig, "Train and test MSE against the sample size.")])],
-        metrics)  # fmt: skip
+        [
+            Section(
+                "Learning curve",
+                [
+                    f"20 tanh units, {config['max_epochs']} epochs of Adam, no penalty, "
+                    f"{config['seeds']}"
+                    " seeds per n; training points evenly spaced on [-1, 1], noise sd 0.2.",
+                ],
+                [
+                    Table("Error against n", table),
+                    Figure("learning_curve", fig, "Train and test MSE against the sample size."),
+                ],
+            )
+        ],
+        metrics,
+    )
 
 
 SAMPLE_SIZE = Study(
-    "sample-size", "Seed 001: learning curve of the 20-neuron network as the training set "
-    "grows.", "seed 001",
-    lambda c, s: [Task(f"n/{n}", size_task, {"config": c, "seeds": s, "n": n})
-                  for n in c["sizes"]],
-    sample_size_analyze, {"max_epochs": 3000, "sizes": [10, 20, 40, 80, 160, 320], "data_seed": 0},
-    {"max_epochs": 2000, "sizes": [10, 40, 160]}, seeds=10, quick_seeds=3)  # fmt: skip
+    "sample-size",
+    "Seed 001: learning curve of the 20-neuron network as the training set grows.",
+    "seed 001",
+    lambda c, s: [Task(f"n/{n}", size_task, {"config": c, "seeds": s, "n": n}) for n in c["sizes"]],
+    sample_size_analyze,
+    {"max_epochs": 3000, "sizes": [10, 20, 40, 80, 160, 320], "data_seed": 0},
+    {"max_epochs": 2000, "sizes": [10, 40, 160]},
+    seeds=10,
+    quick_seeds=3,
+)
 
 
-# === optimizers ===================================================================================
-OPTIMIZER_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 0.003,
-                "adagrad": 0.1, "adam": 0.01, "adamw": 0.01}  # fmt: skip
+# === optimizers ====
+OPTIMIZER_LR = {
+    "sgd": 0.1,
+    "momentum": 0.05,
+    "nesterov": 0.05,
+    "rmsprop": 0.003,
+    "adagrad": 0.1,
+    "adam": 0.01,
+    "adamw": 0.01,
+}
 
 
 def _sine(config):
@@ -359,8 +533,9 @@ def _sine(config):
     return X, y
 
 
-def optimizer_task(config, seeds, name, batch_size=None, batch_norm=False, dropout=0.0,
-                   dropout_first=False):  # fmt: skip
+def optimizer_task(
+    config, seeds, name, batch_size=None, batch_norm=False, dropout=0.0, dropout_first=False
+):
     """Training curves of one optimizer/batch/normalization setting, all seeds batched."""
     import jax
 
@@ -371,15 +546,22 @@ def optimizer_task(config, seeds, name, batch_size=None, batch_norm=False, dropo
 
     X, y = _sine(config)
     data = Data(np.asarray(X, np.float32), np.asarray(y[:, None], np.float32))
-    net = MLP(n_inputs=1, hidden=(32, 32), batch_norm=batch_norm, dropout=dropout > 0,
-              dropout_first=dropout_first)  # fmt: skip
+    net = MLP(
+        n_inputs=1,
+        hidden=(32, 32),
+        batch_norm=batch_norm,
+        dropout=dropout > 0,
+        dropout_first=dropout_first,
+    )
     wd = 1e-2 if name == "adamw" else 0.0
     opt = Optimizer(name, OPTIMIZER_LR[name], wd)
     w = np.ones(len(y), np.float32)
-    members = stack_members([Member(jax.random.PRNGKey(s), Sum(()), opt, dropout, w)
-                             for s in range(seeds)])  # fmt: skip
-    res = train(net, TrainConfig(max_epochs=config["max_epochs"], batch_size=batch_size), data,
-                members)  # fmt: skip
+    members = stack_members(
+        [Member(jax.random.PRNGKey(s), Sum(()), opt, dropout, w) for s in range(seeds)]
+    )
+    res = train(
+        net, TrainConfig(max_epochs=config["max_epochs"], batch_size=batch_size), data, members
+    )
     if np.any(np.asarray(res.diverged_epoch) >= 0):
         return {"diverged": True, "loss": []}
     out = jax.vmap(lambda p, s: net.apply(p, s, data.X)[0])(res.params, res.state)
@@ -388,23 +570,41 @@ def optimizer_task(config, seeds, name, batch_size=None, batch_norm=False, dropo
 
 
 def optimizer_tasks(config, seeds):
-    t = [Task(f"opt/{n}", optimizer_task, {"config": config, "seeds": seeds, "name": n})
-         for n in config["optimizers"]]  # fmt: skip
-    t += [Task(f"batch/{b}", optimizer_task, {"config": config, "seeds": seeds, "name": "adam",
-                                               "batch_size": b}) for b in config["batch_sizes"]]
-    for key, kw in (("bn", {"batch_norm": True}),
-                    ("bn+dropout", {"batch_norm": True, "dropout": 0.1}),
-                    ("dropout+bn", {"batch_norm": True, "dropout": 0.1, "dropout_first": True})):
-        t.append(Task(f"norm/{key}", optimizer_task, {"config": config, "seeds": seeds,
-                                                      "name": "adam", **kw}))  # fmt: skip
+    t = [
+        Task(f"opt/{n}", optimizer_task, {"config": config, "seeds": seeds, "name": n})
+        for n in config["optimizers"]
+    ]
+    t += [
+        Task(
+            f"batch/{b}",
+            optimizer_task,
+            {"config": config, "seeds": seeds, "name": "adam", "batch_size": b},
+        )
+        for b in config["batch_sizes"]
+    ]
+    for key, kw in (
+        ("bn", {"batch_norm": True}),
+        ("bn+dropout", {"batch_norm": True, "dropout": 0.1}),
+        ("dropout+bn", {"batch_norm": True, "dropout": 0.1, "dropout_first": True}),
+    ):
+        t.append(
+            Task(
+                f"norm/{key}",
+                optimizer_task,
+                {"config": config, "seeds": seeds, "name": "adam", **kw},
+            )
+        )
     return t
 
 
 def optimizers_analyze(config, results):
     plt = _plt()
     metrics, sections = {}, []
-    for group, title in (("opt", "Optimizers (full batch)"), ("batch", "Minibatch sizes (Adam)"),
-                         ("norm", "Batch norm and dropout (Adam, full batch)")):
+    for group, title in (
+        ("opt", "Optimizers (full batch)"),
+        ("batch", "Minibatch sizes (Adam)"),
+        ("norm", "Batch norm and dropout (Adam, full batch)"),
+    ):
         keys = [k for k in results if k.startswith(group + "/")]
         if group != "opt":  # full-batch Adam without normalization is the reference of both
             keys = ["opt/adam", *keys]
@@ -420,37 +620,66 @@ def optimizers_analyze(config, results):
             loss = np.asarray(r["loss"])
             ax.plot(np.arange(1, loss.shape[1] + 1), loss.mean(0), label=label)
             m = _mean_sd(r["final_mse"])
-            metrics[k] = metrics.get(k) or {"final_mse": m[0], "final_sd": m[1], "first_epoch_loss":
-                          float(loss[:, 0].mean()), "last_epoch_loss": float(loss[:, -1].mean())}
+            metrics[k] = metrics.get(k) or {
+                "final_mse": m[0],
+                "final_sd": m[1],
+                "first_epoch_loss": float(loss[:, 0].mean()),
+                "last_epoch_loss": float(loss[:, -1].mean()),
+            }
             rows.append({"setting": label, "final train MSE mean": m[0], "sd": m[1]})
         ax.set(yscale="log", xscale="log", xlabel="epoch", ylabel="training loss (MSE + penalty)")
         ax.legend(fontsize=8)
-        name = {"opt": "optimizer_curves", "batch": "batch_size_curves", "norm": "norm_curves"}[group]
-        sections.append(Section(title, [], [Table("Final training MSE (mean, sd over seeds)",
-                                                  pd.DataFrame(rows)),
-                                            Figure(name, fig, f"{title}: mean training curve.")]))
+        name = {"opt": "optimizer_curves", "batch": "batch_size_curves", "norm": "norm_curves"}[
+            group
+        ]
+        sections.append(
+            Section(
+                title,
+                [],
+                [
+                    Table("Final training MSE (mean, sd over seeds)", pd.DataFrame(rows)),
+                    Figure(name, fig, f"{title}: mean training curve."),
+                ],
+            )
+        )
     sections[0].text.append(
         f"A ReLU network (32, 32) on sin(πx/4) + noise (200 points), {config['max_epochs']} "
         f"epochs, {config['seeds']} seeds; learning rates: "
-        + ", ".join(f"{k} {v:g}" for k, v in OPTIMIZER_LR.items()) + ". AdamW adds decoupled "
-        "weight decay 0.01.")
-    sections[1].text.append("The same number of epochs: smaller batches take more steps per "
-                            "epoch, each noisier.")
-    sections[2].text.append("`bn+dropout`: dense → batch norm → ReLU → dropout; `dropout+bn`: "
-                            "dense → dropout → batch norm → ReLU. Dropout before batch norm "
-                            "shifts the statistics batch norm learns between training and "
-                            "evaluation.")
-    return Report("Optimizers, minibatches and normalization", "Seed 003: how SGD, momentum, "
-                  "Nesterov, RMSProp, AdaGrad, Adam and AdamW, the batch size, batch norm and "
-                  "dropout shape training.", sections, metrics)
+        + ", ".join(f"{k} {v:g}" for k, v in OPTIMIZER_LR.items())
+        + ". AdamW adds decoupled "
+        "weight decay 0.01."
+    )
+    sections[1].text.append(
+        "The same number of epochs: smaller batches take more steps per epoch, each noisier."
+    )
+    sections[2].text.append(
+        "`bn+dropout`: dense → batch norm → ReLU → dropout; `dropout+bn`: "
+        "dense → dropout → batch norm → ReLU. Dropout before batch norm "
+        "shifts the statistics batch norm learns between training and "
+        "evaluation."
+    )
+    return Report(
+        "Optimizers, minibatches and normalization",
+        "Seed 003: how SGD, momentum, "
+        "Nesterov, RMSProp, AdaGrad, Adam and AdamW, the batch size, batch norm and "
+        "dropout shape training.",
+        sections,
+        metrics,
+    )
 
 
 OPTIMIZERS = Study(
-    "optimizers", "Seed 003: SGD, momentum, Nesterov, RMSProp, AdaGrad, Adam, AdamW; minibatch "
-    "sizes; batch norm with and without dropout (both orders); training curves.", "seed 003",
-    optimizer_tasks, optimizers_analyze, {"max_epochs": 1000, "batch_sizes": [8, 32], "optimizers": list(OPTIMIZER_LR)},
+    "optimizers",
+    "Seed 003: SGD, momentum, Nesterov, RMSProp, AdaGrad, Adam, AdamW; minibatch "
+    "sizes; batch norm with and without dropout (both orders); training curves.",
+    "seed 003",
+    optimizer_tasks,
+    optimizers_analyze,
+    {"max_epochs": 1000, "batch_sizes": [8, 32], "optimizers": list(OPTIMIZER_LR)},
     {"max_epochs": 200, "batch_sizes": [16], "optimizers": ["sgd", "momentum", "adam", "adamw"]},
-    seeds=5, quick_seeds=2)  # fmt: skip
+    seeds=5,
+    quick_seeds=2,
+)
 
 
 STUDIES = [EARLY_STOPPING, WEIGHT_PENALTY, ENSEMBLES, SAMPLE_SIZE, OPTIMIZERS]
