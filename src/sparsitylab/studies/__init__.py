@@ -41,10 +41,7 @@ __all__ = [
 # module -> the names of the studies it defines (in the order)
 _MODULES = (
     "sparsitylab.studies.boston",
-    "sparsitylab.studies.equivalence",
     "sparsitylab.studies.toy",
-    "sparsitylab.studies.networks",
-    "sparsitylab.studies.depth",
 )
 
 
