@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -59,7 +58,9 @@ def torch_fit(X, y, steps=STEPS, seed=0, alpha=1e-3):
     weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
     for _ in range(steps):
         opt.zero_grad()
-        loss = 0.5 * ((net(Xt)[:, 0] - yt) ** 2).mean() + 0.5 * alpha * sum((w * w).sum() for w in weights)
+        loss = 0.5 * ((net(Xt)[:, 0] - yt) ** 2).mean() + 0.5 * alpha * sum(
+            (w * w).sum() for w in weights
+        )
         loss.backward()
         opt.step()
     return float(loss.detach())
@@ -68,8 +69,9 @@ def torch_fit(X, y, steps=STEPS, seed=0, alpha=1e-3):
 def model(**kw):
     from sparsitylab import SparseMLPRegressor
 
-    return SparseMLPRegressor(hidden_layer_sizes=SIZES[1:-1], penalty="l2", alpha=1e-3,
-                              max_epochs=STEPS, **kw)
+    return SparseMLPRegressor(
+        hidden_layer_sizes=SIZES[1:-1], penalty="l2", alpha=1e-3, max_epochs=STEPS, **kw
+    )
 
 
 def matmul_rate():
@@ -103,14 +105,26 @@ def bench_single(X, y):
             torch_fit(X, y, seed=seed)
         torch_times.append(t())
     with timer() as t:
-        MLPRegressor(hidden_layer_sizes=SIZES[1:-1], alpha=1e-3 * len(X), solver="adam", batch_size=len(X),
-                     max_iter=STEPS, tol=0, n_iter_no_change=STEPS + 1, random_state=0).fit(X, y)
+        MLPRegressor(
+            hidden_layer_sizes=SIZES[1:-1],
+            alpha=1e-3 * len(X),
+            solver="adam",
+            batch_size=len(X),
+            max_iter=STEPS,
+            tol=0,
+            n_iter_no_change=STEPS + 1,
+            random_state=0,
+        ).fit(X, y)
     sk = t()
     ours = min(times)
     return {
-        "sparsitylab_s": ours, "pytorch_eager_s": min(torch_times), "sklearn_s": sk,
-        "speedup_vs_pytorch": min(torch_times) / ours, "speedup_vs_sklearn": sk / ours,
-        "goal_speedup_vs_pytorch": 3.0, "meets_goal": min(torch_times) / ours >= 3.0,
+        "sparsitylab_s": ours,
+        "pytorch_eager_s": min(torch_times),
+        "sklearn_s": sk,
+        "speedup_vs_pytorch": min(torch_times) / ours,
+        "speedup_vs_sklearn": sk / ours,
+        "goal_speedup_vs_pytorch": 3.0,
+        "meets_goal": min(torch_times) / ours >= 3.0,
     }
 
 
@@ -131,11 +145,16 @@ def bench_sweep(X, y, rate):
             torch_fit(X, y, seed=seed)
     torch_seq = tt() / sample * n_cfg
     return {
-        "configurations": n_cfg, "sparsitylab_s": total, "achieved_gflops": flops / total / 1e9,
-        "matmul_gflops": rate / 1e9, "fraction_of_matmul_rate": flops / total / rate,
-        "pytorch_sequential_s_estimated": torch_seq, "pytorch_sample_configs": sample,
+        "configurations": n_cfg,
+        "sparsitylab_s": total,
+        "achieved_gflops": flops / total / 1e9,
+        "matmul_gflops": rate / 1e9,
+        "fraction_of_matmul_rate": flops / total / rate,
+        "pytorch_sequential_s_estimated": torch_seq,
+        "pytorch_sample_configs": sample,
         "speedup_vs_pytorch_sequential": torch_seq / total,
-        "goal_fraction": 0.45, "goal_speedup": 5.0,
+        "goal_fraction": 0.45,
+        "goal_speedup": 5.0,
         "meets_fraction_goal": flops / total / rate >= 0.45,
         "meets_speedup_goal": torch_seq / total >= 5.0,
         "compile_included": True,
@@ -165,7 +184,9 @@ print({"import_and_data_s": t1 - t0, "first_fit_s": t2 - t1, "total_s": t2 - t0}
 
 
 def _run(code, env):
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own dict literal
 
 
@@ -176,7 +197,9 @@ def bench_cold():
         warm = _run(COLD, env)
     torch_run = _run(COLD_TORCH, {**os.environ, "PYTHONPATH": os.getcwd()})
     return {
-        "sparsitylab_empty_cache": empty, "sparsitylab_warm_cache": warm, "pytorch_eager": torch_run,
+        "sparsitylab_empty_cache": empty,
+        "sparsitylab_warm_cache": warm,
+        "pytorch_eager": torch_run,
         "goal": "first fit (compile included) no slower than PyTorch eager's fit",
         "meets_goal_empty_cache": empty["first_fit_s"] <= torch_run["first_fit_s"],
         "meets_goal_warm_cache": warm["first_fit_s"] <= torch_run["first_fit_s"],

@@ -14,7 +14,9 @@ def test_boston_reproduces_the_reports_lasso_row():
     X, y = datasets.load_boston(return_X_y=True)
     assert X.shape == (506, 13) and list(X.columns) == list(datasets.BOSTON_FEATURES)
     assert y.name == "MEDV"
-    Xtr, Xte, ytr, yte = train_test_split(X.to_numpy(), y.to_numpy(), test_size=0.2, random_state=42)
+    Xtr, Xte, ytr, yte = train_test_split(
+        X.to_numpy(), y.to_numpy(), test_size=0.2, random_state=42
+    )
     scaler = StandardScaler().fit(Xtr)
     pred = Lasso(alpha=0.1).fit(scaler.transform(Xtr), ytr).predict(scaler.transform(Xte))
     assert round(mean_squared_error(yte, pred), 4) == 25.6567

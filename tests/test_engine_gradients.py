@@ -22,7 +22,9 @@ def check_grad(f, params, seed=0, n_directions=3):
     rng = np.random.default_rng(seed)
     for _ in range(n_directions):
         d = treedef.unflatten([jnp.asarray(rng.normal(size=v.shape)) for v in leaves])
-        analytic = sum(jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(d), strict=True))
+        analytic = sum(
+            jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(d), strict=True)
+        )
         numeric = directional_fd(f, params, d)
         np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 

@@ -19,8 +19,12 @@ from sparsitylab.engine.trainer import Data, Member, TrainConfig, stack_members,
 @settings(max_examples=40, deadline=None)
 @given(x=st.floats(-10, 10), t=st.floats(0, 5))
 def test_soft_threshold_is_the_l1_prox(x, t):
-    numeric = minimize_scalar(lambda z: 0.5 * (z - x) ** 2 + t * abs(z), bounds=(-11, 11),
-                              method="bounded", options={"xatol": 1e-10}).x
+    numeric = minimize_scalar(
+        lambda z: 0.5 * (z - x) ** 2 + t * abs(z),
+        bounds=(-11, 11),
+        method="bounded",
+        options={"xatol": 1e-10},
+    ).x
     got = float(soft_threshold(jnp.asarray(x), t))
     assert abs(got - numeric) < 1e-6
     if abs(x) <= t:
@@ -54,7 +58,9 @@ def test_penalty_values_use_sklearn_scaling():
 
 def _fit(penalty, X, y, seed=0, epochs=1500):
     net = MLP(X.shape[1], (16,), dtype="float64")
-    member = Member(jax.random.PRNGKey(seed), penalty, Optimizer("adam", 1e-2), 0.0, np.ones(len(X)))
+    member = Member(
+        jax.random.PRNGKey(seed), penalty, Optimizer("adam", 1e-2), 0.0, np.ones(len(X))
+    )
     result = train(net, TrainConfig(max_epochs=epochs), Data(X, y), stack_members([member]))
     return result, net
 
@@ -71,7 +77,9 @@ def test_prox_l1_gives_exact_zeros_subgradient_does_not():
     assert zeros_sub < 0.01, zeros_sub
     # both minimize the same objective, loss + alpha ||W||_1: their final values are close
     # (the proximal one lower: it can sit exactly at the kinks)
-    full_prox = prox.history["loss"][0, -1] + float(L1(0.02).value(jax.tree.map(lambda v: v[0], prox.params)))
+    full_prox = prox.history["loss"][0, -1] + float(
+        L1(0.02).value(jax.tree.map(lambda v: v[0], prox.params))
+    )
     full_sub = sub.history["loss"][0, -1]
     assert full_prox <= full_sub * 1.05
     assert full_sub <= full_prox * 1.5

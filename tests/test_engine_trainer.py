@@ -1,4 +1,4 @@
-"""The compiled training loop: early stopping, dropout, batch norm, determinism, vmap, divergence."""
+"""The compiled loop: early stopping, dropout, batch norm, determinism, vmap, divergence."""
 
 import jax
 import jax.numpy as jnp
@@ -16,13 +16,28 @@ from sparsitylab.engine.trainer import Data, Member, TrainConfig, stack_members,
 def problem():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 5))
-    y = (np.tanh(X[:, :1] * 2) + 0.3 * rng.normal(size=(80, 1)))
+    y = np.tanh(X[:, :1] * 2) + 0.3 * rng.normal(size=(80, 1))
     return X, y
 
 
-def one(net, config, data, penalty=Sum(()), opt=Optimizer("adam", 1e-2), seed=0, rate=0.0, tw=None, vw=None):
+def one(
+    net,
+    config,
+    data,
+    penalty=Sum(()),
+    opt=Optimizer("adam", 1e-2),
+    seed=0,
+    rate=0.0,
+    tw=None,
+    vw=None,
+):
     tw = np.ones(len(data.X)) if tw is None else tw
-    return train(net, config, data, stack_members([Member(jax.random.PRNGKey(seed), penalty, opt, rate, tw, vw)]))
+    return train(
+        net,
+        config,
+        data,
+        stack_members([Member(jax.random.PRNGKey(seed), penalty, opt, rate, tw, vw)]),
+    )
 
 
 def test_early_stopping_restores_the_best_weights(problem):
@@ -53,7 +68,9 @@ def test_dropout_is_identity_at_evaluation():
     assert not np.allclose(noisy, evaluated)
     # inverted dropout keeps the expected activation: average over many masks
     keys = jax.random.split(jax.random.PRNGKey(4), 4000)
-    mean = jax.vmap(lambda k: net.apply(params, state, X, train=True, key=k, dropout_rate=0.5)[0])(keys).mean(0)
+    mean = jax.vmap(lambda k: net.apply(params, state, X, train=True, key=k, dropout_rate=0.5)[0])(
+        keys
+    ).mean(0)
     np.testing.assert_allclose(mean, evaluated, atol=0.1 * float(jnp.abs(evaluated).max()))
 
 
@@ -68,7 +85,9 @@ def test_batch_norm_uses_running_statistics_at_evaluation(problem):
     alone = net.apply(params, state, jnp.asarray(X[:1]))[0]
     np.testing.assert_allclose(full[:1], alone, rtol=1e-12)  # no dependence on the batch
     h = X @ params[0]["w"] + params[0]["b"]
-    h = (h - state[0]["mean"]) / np.sqrt(state[0]["var"] + 1e-5) * params[0]["scale"] + params[0]["shift"]
+    h = (h - state[0]["mean"]) / np.sqrt(state[0]["var"] + 1e-5) * params[0]["scale"] + params[0][
+        "shift"
+    ]
     manual = np.maximum(h, 0) @ params[1]["w"] + params[1]["b"]
     np.testing.assert_allclose(full, manual, rtol=1e-10)
 
@@ -79,15 +98,21 @@ def test_vmap_equals_one_by_one(problem):
     cfg = TrainConfig(max_epochs=25, batch_size=16, early_stopping=True, patience=5)
     rng = np.random.default_rng(0)
     specs = []
-    for i, (alpha, lr, rate) in enumerate([(1e-3, 1e-2, 0.0), (1e-1, 3e-3, 0.2), (1e-2, 1e-2, 0.5)]):
+    for i, (alpha, lr, rate) in enumerate(
+        [(1e-3, 1e-2, 0.0), (1e-1, 3e-3, 0.2), (1e-2, 1e-2, 0.5)]
+    ):
         tw = (rng.random(80) < 0.6 + 0.1 * i).astype(float)  # folds of unequal sizes
-        specs.append(Member(jax.random.PRNGKey(i), L1(alpha), Optimizer("adam", lr), rate, tw, 1.0 - tw))
+        specs.append(
+            Member(jax.random.PRNGKey(i), L1(alpha), Optimizer("adam", lr), rate, tw, 1.0 - tw)
+        )
     data = Data(X, y)
     batched = train(net, cfg, data, stack_members(specs))
     for i, spec in enumerate(specs):
         alone = train(net, cfg, data, stack_members([spec]))
         assert batched.n_epochs[i] == alone.n_epochs[0]
-        for a, b in zip(jax.tree.leaves(batched.params), jax.tree.leaves(alone.params), strict=True):
+        for a, b in zip(
+            jax.tree.leaves(batched.params), jax.tree.leaves(alone.params), strict=True
+        ):
             np.testing.assert_allclose(a[i], b[0], rtol=1e-9, atol=1e-12)
 
 
@@ -103,15 +128,21 @@ def test_same_random_state_same_numbers(problem):
 
 def test_divergence_stops_with_a_clear_error(problem):
     X, y = problem
-    model = sparsitylab.SparseMLPRegressor(optimizer="sgd", learning_rate=1e3, max_epochs=200, random_state=0)
-    with pytest.raises(sparsitylab.DivergenceError, match=r"diverged at epoch \d+.*smaller learning_rate"):
+    model = sparsitylab.SparseMLPRegressor(
+        optimizer="sgd", learning_rate=1e3, max_epochs=200, random_state=0
+    )
+    with pytest.raises(
+        sparsitylab.DivergenceError, match=r"diverged at epoch \d+.*smaller learning_rate"
+    ):
         model.fit(X, y[:, 0] * 1e3)
 
 
 def test_lbfgs_full_batch_and_its_limits(problem):
     X, y = problem
     net = MLP(5, (8,), dtype="float64")
-    res = one(net, TrainConfig(max_epochs=200), Data(X, y), penalty=L2(1e-3), opt=Optimizer("lbfgs"))
+    res = one(
+        net, TrainConfig(max_epochs=200), Data(X, y), penalty=L2(1e-3), opt=Optimizer("lbfgs")
+    )
     adam = one(net, TrainConfig(max_epochs=200), Data(X, y), penalty=L2(1e-3))
     assert res.history["loss"][0, -1] < adam.history["loss"][0, -1]
     with pytest.raises(ValueError, match="smooth objective"):
@@ -123,7 +154,12 @@ def test_lbfgs_full_batch_and_its_limits(problem):
 def test_recorded_gradient_norms_match_jax_grad(problem):
     X, y = problem
     net = MLP(5, (8,), dtype="float64")
-    res = one(net, TrainConfig(max_epochs=1, record=("grad_norm", "sparsity")), Data(X, y), penalty=L2(0.1))
+    res = one(
+        net,
+        TrainConfig(max_epochs=1, record=("grad_norm", "sparsity")),
+        Data(X, y),
+        penalty=L2(0.1),
+    )
     params, state = net.init(jax.random.fold_in(jax.random.PRNGKey(0), 0))
 
     def objective(p):

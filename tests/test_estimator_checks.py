@@ -6,8 +6,12 @@ from sparsitylab import SparseMLPClassifier, SparseMLPRegressor
 
 # Small, quick settings; the checks exercise the API, not accuracy at defaults.
 ESTIMATORS = [
-    SparseMLPRegressor(hidden_layer_sizes=(16,), learning_rate=1e-2, max_epochs=300, random_state=0),
-    SparseMLPClassifier(hidden_layer_sizes=(16,), learning_rate=1e-2, max_epochs=300, random_state=0),
+    SparseMLPRegressor(
+        hidden_layer_sizes=(16,), learning_rate=1e-2, max_epochs=300, random_state=0
+    ),
+    SparseMLPClassifier(
+        hidden_layer_sizes=(16,), learning_rate=1e-2, max_epochs=300, random_state=0
+    ),
 ]
 
 

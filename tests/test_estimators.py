@@ -57,7 +57,9 @@ def test_bad_data_raises_value_errors(data):
 def test_pandas_names_and_fitted_attributes(data):
     X, y = data
     frame = pd.DataFrame(X, columns=["rooms", "tax", "age", "crime"])
-    model = sl.SparseMLPRegressor(penalty="l1", alpha=0.05, **{**FAST, "max_epochs": 300}).fit(frame, y)
+    model = sl.SparseMLPRegressor(penalty="l1", alpha=0.05, **{**FAST, "max_epochs": 300}).fit(
+        frame, y
+    )
     assert list(model.feature_names_in_) == ["rooms", "tax", "age", "crime"]
     assert [w.shape for w in model.coefs_] == [(4, 8), (8, 1)]
     assert model.sparsity_.shape == (2,) and model.sparsity_[0] > 0  # proximal L1 zeroes weights
@@ -80,7 +82,9 @@ def test_classifier_probabilities_and_labels():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(90, 3))
     labels = np.array(["low", "mid", "high"])[np.digitize(X[:, 0], [-0.5, 0.5])]
-    clf = sl.SparseMLPClassifier(hidden_layer_sizes=(16,), max_epochs=300, learning_rate=1e-2, random_state=0)
+    clf = sl.SparseMLPClassifier(
+        hidden_layer_sizes=(16,), max_epochs=300, learning_rate=1e-2, random_state=0
+    )
     clf.fit(X, labels)
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -95,8 +99,12 @@ def test_sweep_matches_individual_fits(data):
     base = sl.SparseMLPRegressor(hidden_layer_sizes=(8,), penalty="l2", max_epochs=40)
     frame = sl.sweep(base, X, y, grid, validation_data=(X[:20], y[:20]))
     assert len(frame) == 8 and not frame["diverged"].any()
-    for params, est in zip(frame[list(grid)].to_dict("records"), frame.attrs["estimators"], strict=True):
-        alone = sl.SparseMLPRegressor(hidden_layer_sizes=(8,), penalty="l2", max_epochs=40, **params)
+    for params, est in zip(
+        frame[list(grid)].to_dict("records"), frame.attrs["estimators"], strict=True
+    ):
+        alone = sl.SparseMLPRegressor(
+            hidden_layer_sizes=(8,), penalty="l2", max_epochs=40, **params
+        )
         alone.fit(X, y, validation_data=(X[:20], y[:20]))
         np.testing.assert_allclose(est.predict(X), alone.predict(X), rtol=2e-5, atol=2e-5)
     # two architectures: two compiled groups; rows keep ParameterGrid order

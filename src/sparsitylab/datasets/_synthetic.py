@@ -6,7 +6,9 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 
-def make_quadratic_toy(n_samples: int = 10, n_test: int = 100, noise: float = 0.2, random_state=None):
+def make_quadratic_toy(
+    n_samples: int = 10, n_test: int = 100, noise: float = 0.2, random_state=None
+):
     """Seed 001's toy: ``y = x^2 + N(0, noise^2)`` on an even grid of [-1, 1].
 
     Returns ``X_train (n_samples, 1), y_train, X_test (n_test, 1), y_test``; the test set is drawn
@@ -53,7 +55,8 @@ def make_sparse_regression(
     columns are moved to random positions. With ``nonlinear=False`` the target is
     ``X[:, S] @ beta_S + noise * N(0, 1)``, ``beta_S`` of random signs and magnitudes in [1, 2].
     With ``nonlinear=True`` (needs ``n_informative >= 4``) the first two informative features
-    enter linearly and the others non-linearly: ``2 sin(2 x_3)``, ``2 x_4 x_5`` and ``x_j^2 - 1`` after
+    enter linearly and the others non-linearly: ``2 sin(2 x_3)``, ``2 x_4 x_5`` and
+    ``x_j^2 - 1`` after
     that (a square alone when ``n_informative == 4``): a linear model cannot see the product and
     square terms, whose features are uncorrelated with the target.
 

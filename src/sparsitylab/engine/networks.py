@@ -289,9 +289,12 @@ class CNN:
         preacts = []
         n_conv = len(self.channels)
         for layer in params[:n_conv]:
-            h = jax.lax.conv_general_dilated(
-                h, layer["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-            ) + layer["b"]
+            h = (
+                jax.lax.conv_general_dilated(
+                    h, layer["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+                )
+                + layer["b"]
+            )
             preacts.append(h.reshape(h.shape[0], -1))
             h = act(h)
             p = self.pool

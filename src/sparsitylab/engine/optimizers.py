@@ -25,6 +25,7 @@ batch of them trains under ``vmap``. L-BFGS (full batch, smooth objectives only)
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -32,7 +33,17 @@ import optax
 from sparsitylab.engine.networks import check_choice
 from sparsitylab.engine.penalties import WEIGHTS, Penalty, Selector
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "lbfgs")
+OPTIMIZERS = (
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adam",
+    "adamw",
+    "rmsprop",
+    "adagrad",
+    "adadelta",
+    "lbfgs",
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,10 @@ def decoupled_weight_decay(rate, where: Selector = WEIGHTS) -> optax.GradientTra
     def update(updates, state, params):
         n = len(params)
         out = tuple(
-            {k: (u + rate * params[i][k] if where.selects(i, n, k) else u) for k, u in layer.items()}
+            {
+                k: (u + rate * params[i][k] if where.selects(i, n, k) else u)
+                for k, u in layer.items()
+            }
             for i, layer in enumerate(updates)
         )
         return out, state
@@ -125,7 +139,11 @@ def build(opt: Optimizer, penalty: Penalty) -> optax.GradientTransformation:
         u, tail_state = tail.update(u, state[1], params)
         if penalty.has_prox:
             diag = diagonal_step(opt.name, rule_state)
-            step = opt.learning_rate if diag is None else jax.tree.map(lambda d: opt.learning_rate * d, diag)
+            step = (
+                opt.learning_rate
+                if diag is None
+                else jax.tree.map(lambda d: opt.learning_rate * d, diag)
+            )
             moved = optax.apply_updates(params, u)
             u = jax.tree.map(lambda t, p: t - p, penalty.prox(moved, step), params)
         return u, (rule_state, tail_state)

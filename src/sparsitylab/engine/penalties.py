@@ -96,6 +96,15 @@ def _register(data: list[str], meta: list[str]):
     return wrap
 
 
+def _l1_distance(params, grads, where, lam):
+    """Largest distance of ``-grad`` to ``lam * d|w|`` over the selected leaves."""
+    dists = [
+        jnp.where(w != 0, jnp.abs(g + lam * jnp.sign(w)), jnp.maximum(jnp.abs(g) - lam, 0.0))
+        for w, g in zip(selected(params, where), selected(grads, where), strict=True)
+    ]
+    return _max(dists)
+
+
 class Penalty:
     """Base class: a penalty with no smooth part and an identity prox."""
 
@@ -150,11 +159,7 @@ class L1(Penalty):
     def subdiff_distance(self, params, grads):
         if self.mode != "prox":
             return _ZERO
-        dists = [
-            jnp.where(w != 0, jnp.abs(g + self.alpha * jnp.sign(w)), jnp.maximum(jnp.abs(g) - self.alpha, 0.0))
-            for w, g in zip(selected(params, self.where), selected(grads, self.where), strict=True)
-        ]  # fmt: skip
-        return _max(dists)
+        return _l1_distance(params, grads, self.where, self.alpha)
 
 
 @_register(["alpha"], ["where"])
@@ -198,15 +203,12 @@ class ElasticNet(Penalty):
 
     def prox(self, params, step):
         lam = self.alpha * self.l1_ratio
-        return map_selected_with_step(lambda v, t: soft_threshold(v, t * lam), params, step, self.where)
+        return map_selected_with_step(
+            lambda v, t: soft_threshold(v, t * lam), params, step, self.where
+        )
 
     def subdiff_distance(self, params, grads):
-        lam = self.alpha * self.l1_ratio
-        dists = [
-            jnp.where(w != 0, jnp.abs(g + lam * jnp.sign(w)), jnp.maximum(jnp.abs(g) - lam, 0.0))
-            for w, g in zip(selected(params, self.where), selected(grads, self.where), strict=True)
-        ]
-        return _max(dists)
+        return _l1_distance(params, grads, self.where, self.alpha * self.l1_ratio)
 
 
 def _group_axes(over: str, v):

@@ -159,7 +159,9 @@ def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, me
     n = X.shape[0]
 
     def objective(p, s, Xb, yb, wb, key):
-        out, new_s = network.apply(p, s, Xb, train=True, key=key, dropout_rate=rate, sample_weight=wb)
+        out, new_s = network.apply(
+            p, s, Xb, train=True, key=key, dropout_rate=rate, sample_weight=wb
+        )
         return datafit(loss_fn, out, yb, wb) + penalty.smooth(p), new_s
 
     grad_fn = jax.value_and_grad(objective, has_aux=True)
@@ -253,7 +255,9 @@ def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, me
             hist["sparsity"] = hist["sparsity"].at[e].set(_zero_fractions(p, dtype))
         if "hamming" in record:
             pat = patterns(p, s)
-            hist["hamming"] = hist["hamming"].at[e].set(jnp.sum(pat != c["pattern"], dtype=jnp.int32))
+            hist["hamming"] = (
+                hist["hamming"].at[e].set(jnp.sum(pat != c["pattern"], dtype=jnp.int32))
+            )
             new["pattern"] = pat
         if "max_error" in record:
             err = jnp.abs(network.apply(p, s, X)[0] - y).max(axis=-1)
@@ -323,16 +327,24 @@ def train(network, config: TrainConfig, data: Data, members: Member) -> TrainRes
         if getattr(network, "dropout", False) or getattr(network, "batch_norm", False):
             raise ValueError("L-BFGS needs a deterministic objective: no dropout or batch norm")
     m = tw.shape[0]
-    if data.X_val is not None and members.val_weight is None:  # separate validation rows: all of them
-        members = dataclasses.replace(members, val_weight=np.ones((m, np.shape(data.X_val)[0]), tw.dtype))
+    if (
+        data.X_val is not None and members.val_weight is None
+    ):  # separate validation rows: all of them
+        members = dataclasses.replace(
+            members, val_weight=np.ones((m, np.shape(data.X_val)[0]), tw.dtype)
+        )
     n_batches, batch = batch_geometry(tw, config.batch_size)
     if m == 1:
         single = jax.tree.map(lambda v: v[0], members)
         out = _compiled(network, config, n_batches, batch, False)(single, data)
         out = jax.tree.map(lambda v: np.asarray(v)[None], out)
     else:
-        out = jax.tree.map(np.asarray, _compiled(network, config, n_batches, batch, True)(members, data))
+        out = jax.tree.map(
+            np.asarray, _compiled(network, config, n_batches, batch, True)(members, data)
+        )
     return TrainResult(
         params=out["params"], state=out["state"], history=out["history"],
-        n_epochs=out["n_epochs"], best_epoch=out["best_epoch"], diverged_epoch=out["diverged_epoch"],
+        n_epochs=out["n_epochs"],
+        best_epoch=out["best_epoch"],
+        diverged_epoch=out["diverged_epoch"],
     )  # fmt: skip

@@ -33,7 +33,13 @@ from sparsitylab.engine.penalties import (
 from sparsitylab.engine.trainer import RECORDS, Data, Member, TrainConfig, stack_members, train
 
 PENALTIES = (
-    "l1", "l1_subgradient", "l2", "elasticnet", "group_input", "group_neurons", "hadamard_input",
+    "l1",
+    "l1_subgradient",
+    "l2",
+    "elasticnet",
+    "group_input",
+    "group_neurons",
+    "hadamard_input",
 )
 
 
@@ -174,12 +180,16 @@ class SparseMLPBase(BaseEstimator):
         elif self.early_stopping:
             idx = np.arange(X.shape[0])
             tr, va = train_test_split(
-                idx, test_size=self.validation_fraction, random_state=rng.randint(2**31 - 1),
+                idx,
+                test_size=self.validation_fraction,
+                random_state=rng.randint(2**31 - 1),
                 stratify=self._stratify(Y),
             )
             if len(tr) < 1 or len(va) < 1:
-                raise ValueError("too few samples to hold out a validation split; add data or "
-                                 "set early_stopping=False")
+                raise ValueError(
+                    "too few samples to hold out a validation split; add data or "
+                    "set early_stopping=False"
+                )
             data = Data(X[tr], Y[tr], X[va], Y[va])
             n_val = len(va)
         else:
@@ -220,8 +230,10 @@ class SparseMLPBase(BaseEstimator):
         result = train(network, self._config(), data, members)
         self._store(network, result, slice(None))
         if self.verbose:
-            print(f"{type(self).__name__}: {int(self.n_iter_)} epochs, "
-                  f"final loss {float(np.nanmin(np.atleast_2d(self.history_['loss'])[:, -1])):.6g}")
+            print(
+                f"{type(self).__name__}: {int(self.n_iter_)} epochs, "
+                f"final loss {float(np.nanmin(np.atleast_2d(self.history_['loss'])[:, -1])):.6g}"
+            )
         return self
 
     def _store(self, network, result, members):
@@ -273,8 +285,19 @@ class SparseMLPBase(BaseEstimator):
             names = np.array([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
         return np.asarray(names, dtype=object)[self.selected_features_]
 
-    def path(self, X, y, alphas=None, n_alphas=20, warm_start=True, *, validation_data=None,
-             return_params=False, warm_epochs=None, relax_epochs=0):
+    def path(
+        self,
+        X,
+        y,
+        alphas=None,
+        n_alphas=20,
+        warm_start=True,
+        *,
+        validation_data=None,
+        return_params=False,
+        warm_epochs=None,
+        relax_epochs=0,
+    ):
         """Fit along a grid of penalty strengths; see :func:`sparsitylab.estimators.path.fit_path`.
 
         Returns a :class:`~sparsitylab.estimators.path.FeaturePath` (also stored as ``path_``);
@@ -283,14 +306,22 @@ class SparseMLPBase(BaseEstimator):
         """
         from sparsitylab.estimators.path import estimator_path
 
-        return estimator_path(self, X, y, alphas=alphas, n_alphas=n_alphas,
-                              warm_start=warm_start, validation_data=validation_data,
-                              return_params=return_params, warm_epochs=warm_epochs,
-                              relax_epochs=relax_epochs)
+        return estimator_path(
+            self,
+            X,
+            y,
+            alphas=alphas,
+            n_alphas=n_alphas,
+            warm_start=warm_start,
+            validation_data=validation_data,
+            return_params=return_params,
+            warm_epochs=warm_epochs,
+            relax_epochs=relax_epochs,
+        )
 
     # --- prediction -------------------------------------------------------------------------
     def _forward(self, X):
-        """Network outputs of every ensemble member, ``(n_members, n, n_outputs)``, evaluation mode."""
+        """Outputs of every ensemble member, ``(n_members, n, n_outputs)``, in evaluation mode."""
         check_is_fitted(self, "params_")
         X = validate_data(self, X, reset=False, dtype=np.float64).astype(np.float32)
         n = X.shape[0]

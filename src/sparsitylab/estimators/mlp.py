@@ -120,7 +120,9 @@ class SparseMLPClassifier(ClassifierMixin, SparseMLPBase):
                     f"the classifier needs at least 2 classes in y, got {len(self.classes_)}"
                 )
         codes = np.searchsorted(self.classes_, y)
-        if np.any(codes >= len(self.classes_)) or np.any(self.classes_[np.minimum(codes, len(self.classes_) - 1)] != y):
+        if np.any(codes >= len(self.classes_)) or np.any(
+            self.classes_[np.minimum(codes, len(self.classes_) - 1)] != y
+        ):
             raise ValueError("y contains labels that were not seen in training")
         if len(self.classes_) == 2:
             return codes.astype(np.float32)[:, None], 1
