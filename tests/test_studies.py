@@ -14,6 +14,7 @@ from sparsitylab.studies import (
     get_study,
     run_study,
 )
+from test_studies_more import CHECKS as MORE_CHECKS  # these studies are checked there
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +88,7 @@ CHECKS = {
 }
 
 
-@pytest.mark.parametrize("name", list(STUDIES))
+@pytest.mark.parametrize("name", [n for n in STUDIES if n not in MORE_CHECKS])
 def test_study_quick(name, quick_runs):
     paths, metrics = quick_runs(name)
     for kind in ("html", "markdown", "metrics", "config"):

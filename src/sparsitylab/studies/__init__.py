@@ -42,6 +42,7 @@ __all__ = [
 _MODULES = (
     "sparsitylab.studies.boston",
     "sparsitylab.studies.toy",
+    "sparsitylab.studies.equivalence",
 )
 
 

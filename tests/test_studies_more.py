@@ -1,0 +1,52 @@
+"""The studies of the equivalences and diagnostics run in --quick mode and show what they claim.
+
+(``tests/test_studies.py`` runs the other registered studies and leaves these to this module.)
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sparsitylab.studies import STUDIES, get_study, run_study
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("studies_more")
+
+    def run(name):
+        paths = run_study(get_study(name), out, quick=True)
+        assert "data:image/png;base64," in paths["html"].read_text()
+        config = json.loads(paths["config"].read_text())
+        assert config["study"] == name and config["quick"] is True
+        return json.loads(paths["metrics"].read_text())
+
+    return run
+
+
+def _check_equivalence(m):
+    d2 = m["depth2"]
+    assert d2["max_duality_gap"] <= 1e-8  # certified Lasso optimum at every alpha
+    assert d2["max_rel_coef_diff_to_sklearn"] <= 1e-5 and d2["same_support"]
+    br = m["bridge"]
+    assert br["max_ratio_to_skglm_best"] <= 1.001 and br["all_balanced"]
+    for row in br["rows"]:  # deeper: no more features than the Lasso at the same alpha
+        assert row["nnz network"] <= row["nnz Lasso (depth 2)"]
+    assert m["logistic"]["max_rel_coef_diff"] <= 1e-5 and m["logistic"]["max_gap"] <= 1e-8
+    assert m["group"]["max_rel_coef_diff"] <= 1e-5 and m["group"]["same_groups"]
+    assert m["nuclear"]["max_rel_objective_diff"] <= 1e-6
+
+
+CHECKS = {
+    "equivalence": _check_equivalence,
+}
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_study_quick_more(name, quick):
+    if name not in STUDIES:
+        pytest.skip(f"{name} is not registered here (its building blocks do not import)")
+    CHECKS[name](quick(name))
