@@ -40,8 +40,29 @@ def _check_equivalence(m):
     assert m["nuclear"]["max_rel_objective_diff"] <= 1e-6
 
 
+def _check_vanishing(m):
+    for key in ("sigmoid/5", "sigmoid/10"):  # first layer orders of magnitude below the last
+        assert max(m[key]["log10_first_over_last"]) < -2
+    assert all(d >= 2 for d in m["sigmoid_below_relu_decades"])  # ReLU keeps far more of it
+    # the seed's backward pass is off (no output sigma', no sign); the corrected one is exact
+    assert m["seed_code"]["seed_over_exact_min"] > 3.9
+    assert m["seed_code"]["exact_recurrence_vs_jax_max_rel"] < 1e-10
+
+
+def _check_relu_linear(m):
+    for target in ("linear", "nonlinear"):
+        r = m[target]
+        assert r["relu_not_worse_fraction"] == 1.0  # trained ReLU net <= least squares
+        assert r["collapse_max_abs_diff"] < 1e-9  # non-negative weights: exactly linear
+        assert np.allclose(r["nonneg_over_nnls"], 1.0, atol=1e-3)  # ... and it is NNLS
+    assert m["nonlinear"]["relu_over_ls"][0] < 0.5
+    assert m["linear"]["nonneg_over_ls_min"] > 1.5  # not least squares: the seed's "=" fails
+
+
 CHECKS = {
     "equivalence": _check_equivalence,
+    "vanishing-gradients": _check_vanishing,
+    "relu-vs-linear": _check_relu_linear,
 }
 
 

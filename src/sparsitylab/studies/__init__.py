@@ -43,6 +43,8 @@ _MODULES = (
     "sparsitylab.studies.boston",
     "sparsitylab.studies.toy",
     "sparsitylab.studies.equivalence",
+    "sparsitylab.studies.vanishing",
+    "sparsitylab.studies.relu_linear",
 )
 
 
