@@ -43,7 +43,7 @@ def _check_equivalence(m):
 def _check_vanishing(m):
     for key in ("sigmoid/5", "sigmoid/10"):  # first layer orders of magnitude below the last
         assert max(m[key]["log10_first_over_last"]) < -2
-    assert all(d >= 2 for d in m["sigmoid_below_relu_decades"])  # ReLU keeps far more of it
+    assert all(d >= 1 for d in m["sigmoid_below_relu_decades"])  # ReLU keeps 10x+ more of it
     # the seed's backward pass is off (no output sigma', no sign); the corrected one is exact
     assert m["seed_code"]["seed_over_exact_min"] > 3.9
     assert m["seed_code"]["exact_recurrence_vs_jax_max_rel"] < 1e-10
