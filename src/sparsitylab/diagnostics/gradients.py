@@ -181,8 +181,12 @@ def cnn_gradient_experiment(
     from sparsitylab.engine.networks import CNN
 
     X, y = load_mnist5k(return_X_y=True)
-    if n_samples is not None:
-        X, y = X[:n_samples], y[:n_samples]
+    if n_samples is not None and n_samples < len(y):
+        # a stratified subset: the bundled rows are sorted by digit, so the first rows would
+        # hold only zeros and ones
+        X, _, y, _ = train_test_split(
+            X, y, train_size=n_samples, stratify=y, random_state=random_state
+        )
     Xtr, Xte, ytr, yte = train_test_split(
         X, y, test_size=test_size, stratify=y, random_state=random_state
     )
