@@ -59,10 +59,29 @@ def _check_relu_linear(m):
     assert m["linear"]["nonneg_over_ls_min"] > 1.5  # not least squares: the seed's "=" fails
 
 
+def _check_activation_regions(m):
+    # patterns settle: fewer flips late in training than early, for every seed
+    assert m["hamming_decreases_all_seeds"]
+    assert all(
+        last < 0.5 * first
+        for first, last in zip(m["hamming_first_10pct"], m["hamming_last_10pct"], strict=True)
+    )
+    assert m["final_max_error"][0] < 0.1
+    assert all(n >= 2 for n in m["n_regions"])
+
+
+def _check_mnist_gradients(m):
+    assert m["test_error_last"][0] < m["test_error_first"][0]  # the error falls
+    assert m["loss_last"][0] < m["loss_first"][0]
+    assert m["test_error_last"][0] < 0.5  # ten classes, not two: chance is 0.9
+
+
 CHECKS = {
     "equivalence": _check_equivalence,
     "vanishing-gradients": _check_vanishing,
     "relu-vs-linear": _check_relu_linear,
+    "activation-regions": _check_activation_regions,
+    "mnist-gradients": _check_mnist_gradients,
 }
 
 

@@ -43,6 +43,7 @@ _MODULES = (
     "sparsitylab.studies.boston",
     "sparsitylab.studies.toy",
     "sparsitylab.studies.equivalence",
+    "sparsitylab.studies.regions",
     "sparsitylab.studies.vanishing",
     "sparsitylab.studies.relu_linear",
 )
