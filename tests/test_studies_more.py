@@ -76,12 +76,21 @@ def _check_mnist_gradients(m):
     assert m["test_error_last"][0] < 0.5  # ten classes, not two: chance is 0.9
 
 
+def _check_depth_sparsity(m):
+    assert m["deeper_never_denser_fraction"] == 1.0  # deeper -> sparser at matched fit
+    assert m["deeper_strictly_sparser_fraction"] > 0.5
+    best = m["best_test"]
+    assert best["4"]["false_positives"][0] < best["2"]["false_positives"][0]
+    assert m["max_kkt_over_alpha"] < 1e-6
+
+
 CHECKS = {
     "equivalence": _check_equivalence,
     "vanishing-gradients": _check_vanishing,
     "relu-vs-linear": _check_relu_linear,
     "activation-regions": _check_activation_regions,
     "mnist-gradients": _check_mnist_gradients,
+    "depth-sparsity": _check_depth_sparsity,
 }
 
 

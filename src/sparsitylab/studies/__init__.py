@@ -46,6 +46,7 @@ _MODULES = (
     "sparsitylab.studies.regions",
     "sparsitylab.studies.vanishing",
     "sparsitylab.studies.relu_linear",
+    "sparsitylab.studies.depth",
 )
 
 
