@@ -84,6 +84,16 @@ def _check_depth_sparsity(m):
     assert m["max_kkt_over_alpha"] < 1e-6
 
 
+def _check_topology(m):
+    assert m["input_betti"] == {"class0": [9, 0], "class1": [1, 9]}  # D-I as constructed
+    bottleneck = m["bottleneck/relu"]
+    assert min(bottleneck["accuracy"]) >= 0.99
+    # the holes of class 1 are fewer at the last hidden layer than in the input (measured;
+    # the full simplification to (1, 0) that the paper reports is not reached in quick mode)
+    assert np.mean(bottleneck["last_hidden_b1"]["1"]) < 9
+    assert 0.0 <= m["relu_simplified_fraction"] <= 1.0
+
+
 CHECKS = {
     "equivalence": _check_equivalence,
     "vanishing-gradients": _check_vanishing,
@@ -91,6 +101,7 @@ CHECKS = {
     "activation-regions": _check_activation_regions,
     "mnist-gradients": _check_mnist_gradients,
     "depth-sparsity": _check_depth_sparsity,
+    "topology": _check_topology,
 }
 
 

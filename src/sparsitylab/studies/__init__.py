@@ -47,6 +47,7 @@ _MODULES = (
     "sparsitylab.studies.vanishing",
     "sparsitylab.studies.relu_linear",
     "sparsitylab.studies.depth",
+    "sparsitylab.studies.topology",
 )
 
 
