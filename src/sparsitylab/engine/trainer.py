@@ -22,7 +22,8 @@ has stopped) around a ``lax.scan`` over minibatches. Each epoch
 4. stops with ``diverged_epoch`` set if the loss or the parameters became non-finite.
 
 Optional per-epoch records (``config.record``) are computed inside the loop:
-``"grad_norm"`` (L2 norm of the gradient per layer, averaged over the epoch's steps),
+``"grad_norm"`` (L2 norm per layer of the epoch's mean gradient: for full-batch training the
+gradient at the epoch's starting parameters),
 ``"sparsity"`` (fraction of exactly-zero weights per layer at the end of the epoch),
 ``"hamming"`` (number of ReLU pattern bits over the training rows that differ between the start
 and the end of the epoch) and ``"max_error"`` (largest ``|f(x) - y|`` on the training rows).
@@ -181,7 +182,7 @@ def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, me
         new = _select(nonempty, (optax.apply_updates(p, upd), new_s, new_o), (p, s, o))
         out = {"obj": obj, "w": jnp.sum(wb)}
         if "grad_norm" in record:
-            out["grad_norm"] = _layer_norms(g)
+            out["grad"] = g
         return new, out
 
     def batches(key):
@@ -249,8 +250,11 @@ def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, me
         new = {**c, "params": p, "state": s, "opt": o, "key": key, "epoch": e + 1}
         if "grad_norm" in record:
             steps = (outs["w"] > 0).astype(dtype)
-            mean = jnp.sum(outs["grad_norm"] * steps[:, None], 0) / jnp.maximum(jnp.sum(steps), 1)
-            hist["grad_norm"] = hist["grad_norm"].at[e].set(mean)
+            count = jnp.maximum(jnp.sum(steps), 1)
+            mean_grad = jax.tree.map(
+                lambda v: jnp.tensordot(steps, v, axes=1) / count, outs["grad"]
+            )
+            hist["grad_norm"] = hist["grad_norm"].at[e].set(_layer_norms(mean_grad))
         if "sparsity" in record:
             hist["sparsity"] = hist["sparsity"].at[e].set(_zero_fractions(p, dtype))
         if "hamming" in record:
