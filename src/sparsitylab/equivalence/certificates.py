@@ -7,7 +7,8 @@ duality gap where the problem is convex, the KKT violation, and the zero-set con
 Duality gaps use the rescaled residual (the dual point is the residual divided by
 ``max(n alpha, dual norm of X^T r)``, which makes it feasible):
 
-* Lasso / elastic net ``P(b) = ||r||^2/(2n) + (l2/2)||b||^2 + alpha ||b||_1``; the elastic net is the
+* Lasso / elastic net ``P(b) = ||r||^2/(2n) + (l2/2)||b||^2 + alpha ||b||_1``; the elastic net is
+  the
   Lasso on ``[X; sqrt(n l2) I]``, ``[y; 0]``;
 * group lasso: the dual norm is ``max_g ||X_g^T theta|| / sqrt(|g|)``;
 * logistic: ``D(theta) = mean binary entropy of y - theta`` with ``||X^T theta||_inf <= n alpha``;

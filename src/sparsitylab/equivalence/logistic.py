@@ -17,6 +17,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
+from sparsitylab.equivalence._threads import single_threaded_blas
 from sparsitylab.equivalence.networks import bucket
 from sparsitylab.equivalence.solvers import SolveResult
 
@@ -86,8 +87,9 @@ def _exact(XS, y, s, alpha, beta, b):
     return w[:k], w[k]
 
 
+@single_threaded_blas
 def fit_logistic(X, y01, alpha, *, max_iter=1000, max_outer=100, kkt_tol=None):
-    """``argmin mean log-loss + alpha ||beta||_1`` through the Hadamard network; returns (res, b)."""
+    """``argmin mean log-loss + alpha ||beta||_1`` via the network; returns (result, intercept)."""
     n, p = X.shape
     if kkt_tol is None:
         kkt_tol = 1e-10 * alpha

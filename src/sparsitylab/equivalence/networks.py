@@ -12,7 +12,8 @@ For the squared loss we train it in *variable projection* form (Poon & Peyre): f
 
 whose gradient is the partial gradient of ``F`` at the optimal ``w1`` (the envelope theorem). All of
 it is written on the Gram matrix of a working set of features (``G = X_W^T X_W / n + ridge I``,
-``c = X_W^T y / n``), so an iteration costs one small Cholesky factorisation. The gates may be shared
+``c = X_W^T y / n``), so an iteration costs one small Cholesky factorisation. The gates may be
+shared
 by a group of features (``gid``): a scalar gate per group times a vector is the group lasso network.
 """
 

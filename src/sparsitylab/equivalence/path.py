@@ -1,6 +1,8 @@
-"""Regularisation paths of Hadamard networks: warm starts (default) or all alphas batched by ``vmap``.
+"""Regularisation paths of Hadamard networks: warm starts (default) or all alphas batched by
+``vmap``.
 
-``alpha_grid`` is scikit-learn's: ``alpha_max = max_j |x_j^T y| / n`` (the smallest alpha whose Lasso
+``alpha_grid`` is scikit-learn's: ``alpha_max = max_j |x_j^T y| / n`` (the smallest alpha whose
+Lasso
 solution is 0; below it the saddle at zero has an escape direction) down to ``eps * alpha_max`` on a
 log scale.
 
@@ -20,13 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from sparsitylab.equivalence._threads import single_threaded_blas
 from sparsitylab.equivalence.networks import varpro_layers, varpro_objective
 from sparsitylab.equivalence.penalties import L1
 from sparsitylab.equivalence.solvers import _identify, _lasso_exact, fit_bridge, fit_quadratic
 
 
 def alpha_grid(X, y, n_alphas=100, eps=1e-3, l1_ratio=1.0):
-    """``n_alphas`` values from ``alpha_max`` down to ``eps * alpha_max``, geometric (centred data)."""
+    """``n_alphas`` geometric values from ``alpha_max`` to ``eps * alpha_max`` (centred data)."""
     n = X.shape[0]
     alpha_max = float(np.max(np.abs(X.T @ y))) / (n * l1_ratio)
     if alpha_max <= 0:
@@ -34,6 +37,7 @@ def alpha_grid(X, y, n_alphas=100, eps=1e-3, l1_ratio=1.0):
     return np.geomspace(alpha_max, alpha_max * eps, n_alphas)
 
 
+@single_threaded_blas
 def path_warm(X, y, alphas, depth=2, ridge=0.0):
     """Warm-started path; returns coefficients ``(n_alphas, p)`` and the solver results."""
     beta, coefs, results = None, [], []
@@ -75,6 +79,7 @@ def _batched_network(n_steps):
 _BATCHED = {}
 
 
+@single_threaded_blas
 def path_vmap(X, y, alphas, n_steps=200):
     """All alphas at once (depth 2): batched L-BFGS on the full network, then the exact finish."""
     n, p = X.shape

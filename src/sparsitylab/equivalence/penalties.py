@@ -1,11 +1,14 @@
 """The sparse penalties that Hadamard networks with weight decay are equal to.
 
-A depth-``k`` Hadamard network writes each coefficient as a product ``beta_j = w1_j * ... * wk_j`` and
-pays ``(alpha / 2) * sum of squares of all w``. At a *balanced* point (``|w1_j| = ... = |wk_j|``), which
+A depth-``k`` Hadamard network writes each coefficient as a product ``beta_j = w1_j * ... * wk_j``
+and
+pays ``(alpha / 2) * sum of squares of all w``. At a *balanced* point (``|w1_j| = ... = |wk_j|``),
+which
 every minimizer is, that penalty equals a penalty on ``beta`` alone (see ``docs/equivalence.md``):
 
 * ``L1``: depth 2, ``alpha * ||beta||_1`` (scikit-learn ``Lasso(alpha)``);
-* ``Bridge(k)``: depth ``k >= 3``, ``(alpha k / 2) * sum |beta_j|^(2/k)`` (skglm ``L2_3(1.5 alpha)`` for
+* ``Bridge(k)``: depth ``k >= 3``, ``(alpha k / 2) * sum |beta_j|^(2/k)`` (skglm ``L2_3(1.5
+  alpha)`` for
   ``k = 3``, ``L0_5(2 alpha)`` for ``k = 4``);
 * ``GroupL1``: a scalar gate per group times a vector, ``alpha * sum_g sqrt(|g|) ||beta_g||_2``.
 
@@ -48,7 +51,8 @@ class L1:
 
 @dataclass(frozen=True)
 class Bridge:
-    """``(alpha k / 2) * sum |beta_j|^(2/k)``: the balanced depth-``k`` Hadamard penalty, ``k >= 3``.
+    """``(alpha k / 2) * sum |beta_j|^(2/k)``: the balanced depth-``k`` Hadamard penalty, ``k >=
+    3``.
 
     Non-convex (``p = 2/k < 1``); ``beta_j = 0`` is always a local minimum, so the useful zero-set
     condition is the *coordinate-wise global* one: zero beats every non-zero value of ``beta_j``
@@ -78,7 +82,8 @@ class Bridge:
         return self.weight(alpha) * p * (p - 1.0) * np.abs(beta_s) ** (p - 2.0)
 
     def zero_threshold(self, alpha, lipschitz):
-        """``tau = min_{b>0} (L b / 2 + lambda b^(p-1)) = (L/2)(2-p)/(1-p) (2 lambda (1-p) / L)^(1/(2-p))``.
+        """``tau = min_{b>0} (L b / 2 + lambda b^(p-1)) = (L/2)(2-p)/(1-p) (2 lambda (1-p) /
+        L)^(1/(2-p))``.
 
         ``beta_j = 0`` is the coordinate-wise global minimiser iff ``|g_j| <= tau_j``, where
         ``L_j = ||x_j||^2 / n`` is the coordinate's curvature.

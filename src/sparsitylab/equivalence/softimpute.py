@@ -5,7 +5,8 @@ form (Srebro et al. 2004) is the two-layer linear network ``M = U V^T`` with wei
 
     1/2 ||P(Y - U V^T)||_F^2 + (alpha/2) (||U||_F^2 + ||V||_F^2),
 
-equal to it whenever the rank ``r`` of the factors is at least the rank of the nuclear-norm solution,
+equal to it whenever the rank ``r`` of the factors is at least the rank of the nuclear-norm
+solution,
 because ``||M||_* = min_{U V^T = M} (||U||_F^2 + ||V||_F^2) / 2``, attained at the balanced
 factorisation ``U = A S^(1/2)``, ``V = B S^(1/2)`` of the SVD ``M = A S B^T``.
 
@@ -19,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
+
+from sparsitylab.equivalence._threads import single_threaded_blas
 
 
 def svt(Z, t):
@@ -34,6 +37,7 @@ def nuclear_objective(Y, mask, M, alpha):
     return 0.5 * float(np.sum(R * R)) + alpha * float(np.sum(np.linalg.svd(M, compute_uv=False)))
 
 
+@single_threaded_blas
 def soft_impute(Y, mask, alpha, *, max_iter=20000, tol=1e-13, M0=None):
     """Accelerated soft-impute: ``M <- SVT_alpha(P(Y) + P_perp(Z))`` with Nesterov momentum.
 
@@ -43,7 +47,7 @@ def soft_impute(Y, mask, alpha, *, max_iter=20000, tol=1e-13, M0=None):
     Yo = np.where(mask, Y, 0.0)
     M = np.zeros_like(Yo) if M0 is None else M0.copy()
     Z, t = M.copy(), 1.0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007  (returned)
         M_new = svt(np.where(mask, Yo, Z), alpha)
         t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
         Z = M_new + ((t - 1.0) / t_new) * (M_new - M)
@@ -64,8 +68,9 @@ def factorized_objective(params, Y, mask, alpha):
 _value_and_grad = jax.jit(jax.value_and_grad(factorized_objective))
 
 
+@single_threaded_blas
 def fit_factorized(Y, mask, alpha, rank, *, rng, max_iter=5000):
-    """Train ``U V^T`` with weight decay by L-BFGS from a small random start; returns (U, V, nit)."""
+    """Train ``U V^T`` with weight decay by L-BFGS from a small random start; -> (U, V, nit)."""
     n, d = Y.shape
     Yo = np.where(mask, Y, 0.0)
     scale = np.sqrt(max(np.linalg.norm(Yo, 2), 1e-12) / rank)
@@ -88,7 +93,7 @@ def fit_factorized(Y, mask, alpha, rank, *, rng, max_iter=5000):
 
 
 def balance(U, V):
-    """The balanced factors of ``M = U V^T``: ``A S^(1/2)``, ``B S^(1/2)``, zero columns beyond rank."""
+    """Balanced factors ``A S^(1/2)``, ``B S^(1/2)`` of ``M = U V^T``, and its singular values."""
     M = U @ V.T
     A, s, Bt = np.linalg.svd(M, full_matrices=False)
     r = U.shape[1]

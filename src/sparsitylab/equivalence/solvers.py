@@ -1,4 +1,5 @@
-"""Solvers for Hadamard networks with the squared loss: working sets, variable projection, exact finish.
+"""Solvers for Hadamard networks with the squared loss: working sets, variable projection, exact
+finish.
 
 ``fit_quadratic`` trains the network ``beta = w1 * ... * wk`` with weight decay ``alpha`` on the
 (centred) data. The network's own geometry makes this fast (``docs/equivalence.md``, section 5):
@@ -13,7 +14,8 @@
 3. Once the network has identified the support and the signs, the stationarity equations of the
    *balanced* network on that support are solved exactly: a linear system for depth 2
    (``G_SS beta_S = c_S - alpha s_S``), a sign-preserving Newton iteration for the bridge and group
-   penalties. The move this makes is recorded (``exact_step_change``) and the result is checked by the
+   penalties. The move this makes is recorded (``exact_step_change``) and the result is checked by
+   the
    certificate on *all* features; if the check fails, the loop goes back to step 1.
 
 ``fit_variational`` is Hoff's route for the Lasso: ``|b| = min_{a>0} (b^2/a + a)/2``, alternating a
@@ -28,6 +30,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
+from sparsitylab.equivalence._threads import single_threaded_blas
 from sparsitylab.equivalence.networks import _varpro_value_and_grad, bucket, varpro_layers
 from sparsitylab.equivalence.penalties import L1, Bridge, GroupL1
 
@@ -45,13 +48,17 @@ class SolveResult:
 
 
 # ----------------------------------------------------------------------------- the network on a set
-def train_network(G, c, alpha, depth, beta_init, gid, gate_weight, *, max_iter=1000, gtol=1e-10):
+def train_network(
+    G, c, alpha, depth, beta_init, gid, gate_weight, *, max_iter=1000, gtol=1e-10, patience=2
+):
     """Train the depth-``depth`` network on one working set; return its product ``beta`` and iters.
 
     ``G`` (m x m), ``c`` (m,): the working set's Gram matrix and correlations; ``gid`` maps each of
     the m features to one of the working set's gates (``arange(m)`` unless gates are shared by a
     group); ``gate_weight`` is the weight decay multiplier of each gate (group size, or 1).
-    The gates start *balanced* with the product ``beta_init``.
+    The gates start *balanced* with the product ``beta_init``. Training stops at ``gtol``, or once
+    the identified support and signs have not changed over ``patience`` checks (one check every 5
+    iterations): identification is all the exact finish needs from the network.
     """
     m = G.shape[0]
     n_gates = int(gid.max()) + 1
@@ -76,19 +83,41 @@ def train_network(G, c, alpha, depth, beta_init, gid, gate_weight, *, max_iter=1
         val, grad = _varpro_value_and_grad(x.reshape(shape), Gp, cp, alpha, gidp, wp)
         return float(val), np.asarray(grad, dtype=float).ravel()
 
+    seen = {"pattern": None, "same": 0, "it": 0}
+
+    def identified(intermediate_result):
+        seen["it"] += 1
+        if seen["it"] % 5:
+            return
+        _, b = varpro_layers(intermediate_result.x.reshape(shape), Gp, cp, alpha, gidp)
+        pattern = np.sign(_identify(np.asarray(b)[:m], gid))
+        if seen["pattern"] is not None and np.array_equal(pattern, seen["pattern"]):
+            seen["same"] += 1
+        else:
+            seen["same"] = 0
+        seen["pattern"] = pattern
+        if seen["same"] >= patience:
+            raise StopIteration
+
     res = scipy.optimize.minimize(
-        fun, gates0.ravel(), jac=True, method="L-BFGS-B",
+        fun, gates0.ravel(), jac=True, method="L-BFGS-B", callback=identified,
         options={"maxiter": max_iter, "gtol": gtol, "ftol": 0.0, "maxcor": 20},
     )  # fmt: skip
     _, beta = varpro_layers(res.x.reshape(shape), Gp, cp, alpha, gidp)
     return np.asarray(beta)[:m], int(res.nit)
 
 
-# ----------------------------------------------------------------------------- exact finishing steps
+# ---------------------------------------------------------------------------- exact finishing steps
 def _lasso_exact(G, c, beta, alpha):
-    """Solve ``G_SS b = c_S - alpha s_S`` on the network's support, dropping sign-inconsistent ones."""
+    """Solve ``G_SS b = c_S - alpha s_S`` on the network's support and signs.
+
+    If the solution disagrees with a sign, walk from the network's ``beta`` towards it, stop where
+    the first coordinate reaches zero, drop that one feature and solve again (an active-set step:
+    each one lowers the objective restricted to the signs, so it cannot cycle).
+    """
     S = np.flatnonzero(beta)
     s = np.sign(beta[S])
+    x = beta[S].copy()
     out = np.zeros_like(beta)
     while S.size:
         b = scipy.linalg.solve(G[np.ix_(S, S)], c[S] - alpha * s, assume_a="pos")
@@ -96,7 +125,11 @@ def _lasso_exact(G, c, beta, alpha):
         if not bad.any():
             out[S] = b
             break
-        S, s = S[~bad], s[~bad]
+        t = np.where(bad, x / np.where(bad, x - b, 1.0), np.inf)
+        k = int(np.argmin(t))
+        x = x + t[k] * (b - x)
+        keep = np.arange(S.size) != k
+        S, s, x = S[keep], s[keep], x[keep]
     return out
 
 
@@ -212,7 +245,8 @@ def _group_exact(G, c, beta, alpha, gid, sizes):
 def stationarity(g, beta, alpha, penalty, lipschitz):
     """``(kkt, zero_set)``: the support's stationarity residual and the off-support violation.
 
-    ``g = X^T r / n - ridge * beta`` is minus the gradient of the smooth part. ``kkt`` is the largest
+    ``g = X^T r / n - ridge * beta`` is minus the gradient of the smooth part. ``kkt`` is the
+    largest
     distance of ``-g`` to the subdifferential of the penalty (Lasso, group) or, for the bridge, the
     largest stationarity residual on the support together with the zero-set condition.
     ``zero_set`` is the off-support part alone: ``max (|g_j| - tau_j)_+``.
@@ -253,6 +287,7 @@ def _prune_bridge(X, y, beta, alpha, penalty, lipschitz, ridge):
 
 
 # ----------------------------------------------------------------------------- the driver
+@single_threaded_blas
 def fit_quadratic(
     X, y, alpha, penalty, *, ridge=0.0, beta0=None, max_iter=1000, max_outer=100, kkt_tol=None
 ):
@@ -273,6 +308,7 @@ def fit_quadratic(
         kkt_tol = 1e-10 * max(alpha, 1e-300)
     beta = np.zeros(p) if beta0 is None else np.array(beta0, dtype=float)
     out = SolveResult(beta=beta)
+    patience, last_W = 2, None
     if alpha == 0.0:
         raise ValueError("alpha must be > 0 for the network solver (alpha = 0 is least squares).")
 
@@ -319,9 +355,12 @@ def fit_quadratic(
         c = XW.T @ y / n
         _, local_gid = np.unique(groups[W], return_inverse=True)
         gate_w = sizes[np.unique(groups[W])] if grouped else np.ones(W.size)
+        # same working set as last round: the network stopped too early, train it longer
+        patience = 2 * patience if last_W is not None and np.array_equal(W, last_W) else 2
+        last_W = W
         b_net, nit = train_network(
             G, c, alpha, depth, beta[W], local_gid, gate_w, max_iter=max_iter,
-            gtol=1e-12 * max(np.max(np.abs(c)), 1e-300),
+            gtol=1e-12 * max(np.max(np.abs(c)), 1e-300), patience=patience,
         )  # fmt: skip
         out.n_iter += nit
         b_net = _identify(b_net, local_gid)
@@ -347,6 +386,7 @@ def _identify(b, gid, rel=1e-7):
 
 
 # ----------------------------------------------------------------------------- Hoff's route
+@single_threaded_blas
 def fit_variational(X, y, alpha, *, ridge=0.0, max_iter=5000, tol=1e-10, kkt_tol=None):
     """The Lasso by Hoff's alternating ridge: ``a = |b|``, ``b = argmin loss + (alpha/2) b^2 / a``.
 
@@ -396,13 +436,16 @@ def fit_variational(X, y, alpha, *, ridge=0.0, max_iter=5000, tol=1e-10, kkt_tol
     return out
 
 
+@single_threaded_blas
 def fit_bridge(X, y, alpha, depth, *, ridge=0.0, beta_lasso=None, starts=(1.0, 1.5, 2.0, 3.0)):
     """A depth-``k`` network (bridge penalty) from several Lasso starts; the lowest objective wins.
 
     The bridge problem is non-convex, so the start matters. Each start is the balanced
-    factorisation of the Lasso solution at ``m * alpha`` for ``m`` in ``starts`` (the first, ``m = 1``,
+    factorisation of the Lasso solution at ``m * alpha`` for ``m`` in ``starts`` (the first, ``m =
+    1``,
     is the Lasso at the same alpha). The best local minimum is then improved by a drop-one search:
-    each support feature is removed in turn and the network retrained, kept when the objective falls.
+    each support feature is removed in turn and the network retrained, kept when the objective
+    falls.
     """
     n = X.shape[0]
     pen = Bridge(depth)

@@ -1,9 +1,11 @@
 """scikit-learn estimators that fit sparse models *as* Hadamard networks, with a certificate each.
 
 Every estimator trains a linear network whose weights are multiplied feature by feature and pays
-weight decay ``(alpha / 2) * sum of squares of all weights``; at its (balanced) minimisers this is the
+weight decay ``(alpha / 2) * sum of squares of all weights``; at its (balanced) minimisers this is
+the
 sparse model named in its docstring, with the *same* alpha (see ``docs/equivalence.md`` and
-``docs/alpha-scaling.md``). After ``fit`` the estimator holds ``certificate_``: the network objective,
+``docs/alpha-scaling.md``). After ``fit`` the estimator holds ``certificate_``: the network
+objective,
 the sparse objective, the relative duality gap (convex cases), the KKT and zero-set violations.
 """
 
@@ -309,7 +311,8 @@ class HadamardGroupLasso(_HadamardRegressor):
     """The group lasso ``alpha * sum_g sqrt(|g|) ||beta_g||_2`` as a gated network.
 
     Each group's coefficients are a scalar gate times a vector, ``beta_g = s_g z_g``, trained with
-    weight decay ``(alpha / 2)(|g| s_g^2 + ||z_g||^2)``; balanced (``|g| s_g^2 = ||z_g||^2``) this is
+    weight decay ``(alpha / 2)(|g| s_g^2 + ||z_g||^2)``; balanced (``|g| s_g^2 = ||z_g||^2``) this
+    is
     ``alpha sqrt(|g|) ||beta_g||``: skglm's ``WeightedGroupL2(alpha, weights=sqrt(|g|))``.
     ``groups``: one label per feature, or a list of index lists covering every feature once.
     ``layers_`` is ``(gates, weights)``: one gate per group, one weight per feature.
