@@ -94,6 +94,14 @@ def _check_topology(m):
     assert 0.0 <= m["relu_simplified_fraction"] <= 1.0
 
 
+def _check_feature_selection(m):
+    reg = m["regression"]
+    assert all(f == 5 for f in reg["network_found"])  # the network path finds every feature
+    assert all(k >= 1 for k in reg["lasso_missed"])  # the Lasso misses non-linear ones
+    mn = m["mnist"]
+    assert mn["accuracy_network"][0] > mn["accuracy_random"][0]  # chosen pixels beat random
+
+
 CHECKS = {
     "equivalence": _check_equivalence,
     "vanishing-gradients": _check_vanishing,
@@ -102,6 +110,7 @@ CHECKS = {
     "mnist-gradients": _check_mnist_gradients,
     "depth-sparsity": _check_depth_sparsity,
     "topology": _check_topology,
+    "feature-selection": _check_feature_selection,
 }
 
 

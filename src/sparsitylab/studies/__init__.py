@@ -48,6 +48,7 @@ _MODULES = (
     "sparsitylab.studies.relu_linear",
     "sparsitylab.studies.depth",
     "sparsitylab.studies.topology",
+    "sparsitylab.studies.selection",
 )
 
 

@@ -1,0 +1,235 @@
+"""``feature-selection``: the sparse-network path against the Lasso.
+
+* Regression with non-linear informative features (``make_sparse_regression(nonlinear=True)``:
+  ``1.5 x_a - 1.5 x_b + 2 sin(2 x_c) + 2 x_d x_e``): ``SparseMLPRegressorCV`` (group lasso on the
+  first layer's rows, proximal SGD, alpha by K-fold CV on a warm path) against ``LassoCV``;
+  recovery of the informative set over seeds.
+* MNIST-5k pixels: a group-lasso network path on a training subset, the point with about
+  ``target_pixels`` pixels; the same number of pixels chosen by L1 logistic regression and at
+  random; each set is judged by the test accuracy of the same unpenalized network refitted on it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from sparsitylab.report import Figure, Report, Section, Table
+from sparsitylab.studies._framework import Study, Task
+from sparsitylab.studies.toy import _mean_sd, _plt
+
+CONFIG = {
+    "n": 400, "p": 50, "cv": 3, "n_alphas": 10, "max_epochs": 600,
+    "mnist_train": 2000, "mnist_test": 1000, "mnist_epochs": 400, "target_pixels": 50,
+    "mnist_alphas": [0.03, 0.05, 0.08, 0.12, 0.2],
+}  # fmt: skip
+QUICK = {
+    "n_alphas": 6,
+    "max_epochs": 400,
+    "mnist_train": 800,
+    "mnist_epochs": 150,
+    "mnist_alphas": [0.05, 0.08, 0.12, 0.2],
+}
+
+
+def regression_task(config, seed):
+    from sklearn.linear_model import LassoCV
+
+    from sparsitylab import SparseMLPRegressorCV
+    from sparsitylab.datasets import make_sparse_regression
+
+    X, y, support = make_sparse_regression(
+        config["n"], config["p"], 5, nonlinear=True, random_state=seed
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = SparseMLPRegressorCV(
+            cv=config["cv"], n_alphas=config["n_alphas"], max_epochs=config["max_epochs"],
+            random_state=seed,
+        ).fit(X, y)  # fmt: skip
+        lasso = LassoCV(cv=config["cv"], random_state=seed).fit(X, y)
+    return {
+        "support": support,
+        "network": net.selected_features_,
+        "lasso": np.flatnonzero(lasso.coef_),
+        "path_n_selected": net.path_.n_selected,
+        "path_alphas": net.path_.alphas,
+        "path_val_loss": net.path_.val_loss,
+        "best_index": net.path_.best_index,
+    }
+
+
+def _dense_accuracy(Xa, ya, Xb, yb, cols, config, seed):
+    from sparsitylab import SparseMLPClassifier
+
+    model = SparseMLPClassifier(
+        hidden_layer_sizes=(32,), penalty=None, optimizer="adam", learning_rate=1e-2,
+        max_epochs=config["mnist_epochs"], random_state=seed,
+    ).fit(Xa[:, cols], ya)  # fmt: skip
+    return float(model.score(Xb[:, cols], yb))
+
+
+def mnist_task(config, seed):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    from sparsitylab import SparseMLPClassifier
+    from sparsitylab.datasets import load_mnist5k
+
+    X, y = load_mnist5k(return_X_y=True)
+    Xa, Xb, ya, yb = train_test_split(
+        X, y, train_size=config["mnist_train"], test_size=config["mnist_test"], stratify=y,
+        random_state=seed,
+    )  # fmt: skip
+    k = config["target_pixels"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = SparseMLPClassifier(
+            hidden_layer_sizes=(32,), penalty="group_input", optimizer="sgd", learning_rate=0.1,
+            max_epochs=config["mnist_epochs"], random_state=seed,
+        ).path(Xa, ya, alphas=config["mnist_alphas"])  # fmt: skip
+        counts = np.asarray(path.n_selected, float)
+        i = int(np.argmin(np.where(counts > 0, np.abs(counts - k), np.inf)))
+        net_cols = np.flatnonzero(path.selected[i])
+        # L1 logistic: the C whose pixel count (used by any class) is nearest the network's
+        best = None
+        for C in (0.01, 0.02, 0.03, 0.05):
+            lr = LogisticRegression(penalty="l1", C=C, solver="saga", tol=1e-3, max_iter=300)
+            cols = np.flatnonzero(np.any(lr.fit(Xa, ya).coef_ != 0, axis=0))
+            if best is None or abs(len(cols) - len(net_cols)) < abs(len(best) - len(net_cols)):
+                best = cols
+        rng = np.random.default_rng(seed)
+        informative = np.flatnonzero(Xa.std(0) > 0)
+        random_cols = np.sort(rng.choice(informative, len(net_cols), replace=False))
+        acc = {
+            name: _dense_accuracy(Xa, ya, Xb, yb, cols, config, seed)
+            for name, cols in (("network", net_cols), ("l1_logistic", best),
+                               ("random", random_cols))
+        }  # fmt: skip
+        acc["all_pixels"] = _dense_accuracy(Xa, ya, Xb, yb, np.arange(784), config, seed)
+    return {
+        "n_network": len(net_cols), "n_l1": len(best), "accuracy": acc,
+        "network_pixels": net_cols, "path_n_selected": path.n_selected,
+    }  # fmt: skip
+
+
+def tasks(config, seeds):
+    out = [Task(f"regression/{s}", regression_task, {"config": config, "seed": s})
+           for s in range(seeds)]  # fmt: skip
+    out += [Task(f"mnist/{s}", mnist_task, {"config": config, "seed": s}) for s in range(seeds)]
+    return out
+
+
+def _recovery(selected, support):
+    sel, sup = set(selected), set(support)
+    return len(sel & sup), len(sel - sup)
+
+
+def analyze(config, results):
+    plt = _plt()
+    seeds = config["seeds"]
+    reg = [results[f"regression/{s}"] for s in range(seeds)]
+    rows, found, false = [], {"network": [], "lasso": []}, {"network": [], "lasso": []}
+    nonlinear_missed_by_lasso = []
+    for s, r in enumerate(reg):
+        for who in ("network", "lasso"):
+            tp, fp = _recovery(r[who], r["support"])
+            found[who].append(tp)
+            false[who].append(fp)
+        rows.append({
+            "seed": s, "informative": str(list(r["support"])),
+            "network selects": str(list(r["network"])), "Lasso selects": str(list(r["lasso"])),
+        })  # fmt: skip
+        nonlinear_missed_by_lasso.append(len(set(r["support"]) - set(r["lasso"])))
+    mn = [results[f"mnist/{s}"] for s in range(seeds)]
+    acc = {k: [m["accuracy"][k] for m in mn] for k in mn[0]["accuracy"]}
+    metrics = {
+        "regression": {
+            "network_found": found["network"], "network_false": false["network"],
+            "lasso_found": found["lasso"], "lasso_false": false["lasso"],
+            "network_exact": [f == 5 and p == 0 for f, p in
+                              zip(found["network"], false["network"], strict=True)],
+            "lasso_missed": nonlinear_missed_by_lasso,
+        },
+        "mnist": {
+            "n_pixels_network": [m["n_network"] for m in mn],
+            "n_pixels_l1": [m["n_l1"] for m in mn],
+            **{f"accuracy_{k}": _mean_sd(v) for k, v in acc.items()},
+        },
+    }  # fmt: skip
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    r0 = reg[0]
+    a = axes[0]
+    a.plot(r0["path_alphas"], r0["path_n_selected"], marker="o", color="tab:blue")
+    a.axvline(r0["path_alphas"][r0["best_index"]], color="gray", ls="--", lw=0.8)
+    a.set(xscale="log", xlabel="alpha", ylabel="features selected", title="network path (seed 0)")
+    b = a.twinx()
+    b.plot(r0["path_alphas"], r0["path_val_loss"], color="tab:red", marker=".")
+    b.set_ylabel("CV validation loss", color="tab:red")
+    img = np.zeros(784)
+    for m in mn:
+        img[np.asarray(m["network_pixels"], int)] += 1
+    axes[1].imshow(img.reshape(28, 28), cmap="viridis")
+    axes[1].set(title=f"pixels the network selected ({seeds} seeds)", xticks=[], yticks=[])
+    mrow = [{"pixels": "network path", "n": np.mean(metrics["mnist"]["n_pixels_network"]),
+             "test accuracy": acc["network"] and _mean_sd(acc["network"])[0],
+             "sd": _mean_sd(acc["network"])[1]},
+            {"pixels": "L1 logistic", "n": np.mean(metrics["mnist"]["n_pixels_l1"]),
+             "test accuracy": _mean_sd(acc["l1_logistic"])[0],
+             "sd": _mean_sd(acc["l1_logistic"])[1]},
+            {"pixels": "random", "n": np.mean(metrics["mnist"]["n_pixels_network"]),
+             "test accuracy": _mean_sd(acc["random"])[0], "sd": _mean_sd(acc["random"])[1]},
+            {"pixels": "all", "n": 784, "test accuracy": _mean_sd(acc["all_pixels"])[0],
+             "sd": _mean_sd(acc["all_pixels"])[1]}]  # fmt: skip
+    rg = metrics["regression"]
+    text_reg = [
+        f"{config['n']} samples, {config['p']} features, 5 informative: two linear, one "
+        "through sin(2x), two only through their product. `SparseMLPRegressorCV` (hidden 32, "
+        f"group lasso on the input rows, {config['cv']}-fold CV over {config['n_alphas']} "
+        f"alphas, {config['max_epochs']} epochs) against `LassoCV`, {seeds} seeds.",
+        f"**Claim**: the network path recovers the informative set; the Lasso misses the "
+        f"non-linear ones. **Measured**: the network finds {np.mean(rg['network_found']):.1f} "
+        f"of 5 with {np.mean(rg['network_false']):.1f} false positives (exact set in "
+        f"{sum(rg['network_exact'])} of {seeds} seeds); the Lasso finds "
+        f"{np.mean(rg['lasso_found']):.1f} of 5 with {np.mean(rg['lasso_false']):.1f} false "
+        "positives: the product's factors are uncorrelated with the target, invisible to it.",
+    ]
+    text_mnist = [
+        f"{config['mnist_train']} training and {config['mnist_test']} test images; a group-"
+        f"lasso network path at alphas {config['mnist_alphas']}, the point nearest "
+        f"{config['target_pixels']} pixels; L1 logistic regression (saga) with the pixel count "
+        "nearest it; random pixels of the same count. Every set is judged by the same "
+        f"unpenalized 32-unit network ({config['mnist_epochs']} epochs of Adam) on those pixels.",
+    ]
+    return Report(
+        "Feature selection: sparse-network path against the Lasso",
+        "Non-linear informative features recovered by the network and missed by the Lasso; "
+        "about fifty MNIST pixels chosen three ways.",
+        [
+            Section("Non-linear informative features", text_reg, [
+                Table("Selected features", pd.DataFrame(rows)),
+                Figure("selection", fig, "Left: features along the network's path with its CV "
+                       "loss (chosen alpha dashed). Right: MNIST pixels chosen by the network."),
+            ]),
+            Section("MNIST pixels", text_mnist, [
+                Table("Test accuracy of a network on the selected pixels", pd.DataFrame(mrow))
+            ]),
+        ],
+        metrics,
+    )  # fmt: skip
+
+
+STUDY = Study(
+    "feature-selection",
+    "The sparse-network path vs the Lasso on non-linear informative features, and ~50 MNIST-5k "
+    "pixels chosen by the network, L1 logistic and at random.",
+    "issue 6",
+    tasks,
+    analyze,
+    CONFIG,
+    QUICK,
+    seeds=3,
+    quick_seeds=2,
+)
