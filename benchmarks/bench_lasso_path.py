@@ -24,6 +24,7 @@ TOL = 1e-6
 
 
 def _standardise(X, y):
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     X = X - X.mean(0)
     return X / X.std(0), y - y.mean()
 
