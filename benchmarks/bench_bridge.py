@@ -35,11 +35,7 @@ def main(n_problems=20):
     from skglm.solvers import AndersonCD
 
     import sparsitylab as sl
-    from sparsitylab.equivalence.penalties import Bridge
-
-    def objective(X, y, b, alpha, depth):
-        r = y - X @ b
-        return 0.5 * r @ r / len(y) + Bridge(depth).value(b, alpha)
+    from sparsitylab.equivalence.reference import bridge_objective, skglm_bridge
 
     X0, y0, a0 = _problem(0)  # compile once (numba for skglm, XLA for the network) before timing
     with warnings.catch_warnings():
@@ -53,16 +49,12 @@ def main(n_problems=20):
         for seed in range(n_problems):
             X, y, alpha = _problem(seed)
             lasso = sl.HadamardLasso(alpha=alpha, fit_intercept=False).fit(X, y).coef_
-            pen = L2_3(1.5 * alpha) if depth == 3 else L0_5(2.0 * alpha)
-            with warnings.catch_warnings(), timer() as t_ref:
-                warnings.simplefilter("ignore")
-                ref = AndersonCD(fit_intercept=False, tol=1e-12, max_iter=1000).solve(
-                    X, y, Quadratic(), pen, w_init=lasso.copy(), Xw_init=X @ lasso
-                )[0]
+            with timer() as t_ref:
+                ref = skglm_bridge(X, y, alpha, depth, lasso)
             with timer() as t_net:
                 net = sl.HadamardLasso(alpha=alpha, depth=depth, fit_intercept=False).fit(X, y)
-            f_net = objective(X, y, net.coef_, alpha, depth)
-            f_ref = objective(X, y, ref, alpha, depth)
+            f_net = bridge_objective(X, y, net.coef_, alpha, depth)
+            f_ref = bridge_objective(X, y, ref, alpha, depth)
             rows.append(
                 {
                     "seed": seed,

@@ -1,12 +1,10 @@
 """Depth 3 and 4: the bridge penalties, against skglm started from the Lasso solution."""
 
-import warnings
-
 import numpy as np
 import pytest
 
 import sparsitylab as sl
-from sparsitylab.equivalence.penalties import Bridge
+from sparsitylab.equivalence.reference import bridge_objective, skglm_bridge
 
 skglm = pytest.importorskip("skglm")
 
@@ -22,30 +20,13 @@ def make_problem(seed):
     return X - X.mean(0), y - y.mean()
 
 
-def bridge_objective(X, y, beta, alpha, depth):
-    r = y - X @ beta
-    return 0.5 * r @ r / len(y) + Bridge(depth).value(beta, alpha)
-
-
-def skglm_from_lasso(X, y, alpha, depth, w0):
-    from skglm.datafits import Quadratic
-    from skglm.penalties import L0_5, L2_3
-    from skglm.solvers import AndersonCD
-
-    pen = L2_3(1.5 * alpha) if depth == 3 else L0_5(2.0 * alpha)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        solver = AndersonCD(fit_intercept=False, tol=1e-12, max_iter=1000)
-        return solver.solve(X, y, Quadratic(), pen, w_init=w0.copy(), Xw_init=X @ w0)[0]
-
-
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("depth", [3, 4])
 def test_never_worse_than_skglm(seed, depth):
     X, y = make_problem(seed)
     alpha = [0.1, 0.03, 0.3][seed % 3] * np.max(np.abs(X.T @ y)) / len(y)
     lasso = sl.HadamardLasso(alpha=alpha, fit_intercept=False).fit(X, y)
-    ref = skglm_from_lasso(X, y, alpha, depth, lasso.coef_)
+    ref = skglm_bridge(X, y, alpha, depth, lasso.coef_)
     net = sl.HadamardLasso(alpha=alpha, depth=depth, fit_intercept=False).fit(X, y)
     ours = bridge_objective(X, y, net.coef_, alpha, depth)
     assert ours <= 1.001 * bridge_objective(X, y, ref, alpha, depth)

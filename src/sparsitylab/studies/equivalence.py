@@ -96,26 +96,9 @@ def path_task(config, problem, seed=0):
     }
 
 
-def _bridge_objective(X, y, beta, alpha, depth):
-    from sparsitylab.equivalence.penalties import Bridge
-
-    r = y - X @ beta
-    return 0.5 * r @ r / len(y) + Bridge(depth).value(beta, alpha)
-
-
-def _skglm(X, y, alpha, depth, w0):
-    from skglm.datafits import Quadratic
-    from skglm.penalties import L0_5, L2_3
-    from skglm.solvers import AndersonCD
-
-    pen = L2_3(1.5 * alpha) if depth == 3 else L0_5(2.0 * alpha)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        solver = AndersonCD(fit_intercept=False, tol=1e-12, max_iter=1000)
-        return solver.solve(X, y, Quadratic(), pen, w_init=w0.copy(), Xw_init=X @ w0)[0]
-
-
 def bridge_task(config, seed):
+    from sparsitylab.equivalence.reference import bridge_objective, skglm_bridge
+
     """Depth 2, 3, 4 networks at the same alphas; skglm from zero and from the Lasso."""
     from sklearn.linear_model import Lasso
 
@@ -132,10 +115,10 @@ def bridge_task(config, seed):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 net = HadamardLasso(alpha=alpha, depth=depth, fit_intercept=False).fit(X, y)
-            zero = _skglm(X, y, alpha, depth, np.zeros(X.shape[1]))
-            warm = _skglm(X, y, alpha, depth, lasso.coef_)
+            zero = skglm_bridge(X, y, alpha, depth, np.zeros(X.shape[1]))
+            warm = skglm_bridge(X, y, alpha, depth, lasso.coef_)
             obj = {
-                k: _bridge_objective(X, y, b, alpha, depth)
+                k: bridge_objective(X, y, b, alpha, depth)
                 for k, b in (("net", net.coef_), ("skglm_zero", zero), ("skglm_lasso", warm))
             }
             row[f"d{depth}"] = {
