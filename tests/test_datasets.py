@@ -48,3 +48,12 @@ def test_sparse_regression_support_and_errors():
         datasets.make_sparse_regression(10, 5, 6)
     with pytest.raises(ValueError, match="rho"):
         datasets.make_sparse_regression(10, 5, 2, rho=1.0)
+
+
+def test_subpackages_and_names_resolve_from_the_top_level():
+    import sparsitylab
+
+    assert sparsitylab.datasets.load_boston is datasets.load_boston
+    assert sparsitylab.SparseMLPRegressor.__name__ == "SparseMLPRegressor"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        sparsitylab.nope  # noqa: B018

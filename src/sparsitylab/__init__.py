@@ -36,10 +36,17 @@ _LAZY = {
     "quantize": "sparsitylab.sparse",
 }
 
-__all__ = ["DivergenceError", "__version__", *_LAZY]
+# subpackages reachable as attributes (``sparsitylab.datasets.load_boston()``)
+_SUBPACKAGES = ("datasets", "diagnostics", "engine", "equivalence", "sparse", "studies", "report")
+
+__all__ = ["DivergenceError", "__version__", *_LAZY, *_SUBPACKAGES]
 
 
 def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        value = importlib.import_module(f"sparsitylab.{name}")
+        globals()[name] = value
+        return value
     try:
         module = _LAZY[name]
     except KeyError:
@@ -50,4 +57,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
