@@ -96,6 +96,13 @@ def _check_tol(tol):
     return float(tol)
 
 
+def _check_solver_params(est):
+    """The checks every iterative Hadamard estimator shares; returns ``alpha`` as a float."""
+    _check_positive_int("max_iter", est.max_iter)
+    _check_tol(est.tol)
+    return _check_alpha(est.alpha)
+
+
 def _center(X, y, fit_intercept):
     if fit_intercept:
         xm, ym = X.mean(axis=0), float(y.mean())
@@ -237,10 +244,8 @@ class HadamardLasso(_HadamardRegressor):
         self.random_state = random_state
 
     def fit(self, X, y):
-        alpha = _check_alpha(self.alpha)
+        alpha = _check_solver_params(self)
         depth = _check_depth(self.depth)
-        _check_positive_int("max_iter", self.max_iter)
-        _check_tol(self.tol)
         if self.solver not in ("lbfgs", "variational"):
             raise ValueError(f"solver must be 'lbfgs' or 'variational', got {self.solver!r}.")
         if self.solver == "variational" and depth != 2:
@@ -268,9 +273,7 @@ class HadamardElasticNet(_HadamardRegressor):
         self.tol = tol
 
     def fit(self, X, y):
-        alpha = _check_alpha(self.alpha)
-        _check_positive_int("max_iter", self.max_iter)
-        _check_tol(self.tol)
+        alpha = _check_solver_params(self)
         rho = self.l1_ratio
         if not isinstance(rho, numbers.Real) or not 0 < rho <= 1:
             raise ValueError(
@@ -326,9 +329,7 @@ class HadamardGroupLasso(_HadamardRegressor):
         self.tol = tol
 
     def fit(self, X, y):
-        alpha = _check_alpha(self.alpha)
-        _check_positive_int("max_iter", self.max_iter)
-        _check_tol(self.tol)
+        alpha = _check_solver_params(self)
         n_features = np.shape(X)[1] if np.ndim(X) == 2 else None
         if n_features is None:
             X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
@@ -350,9 +351,7 @@ class HadamardLogisticRegression(ClassifierMixin, BaseEstimator):
         self.tol = tol
 
     def fit(self, X, y):
-        alpha = _check_alpha(self.alpha)
-        _check_positive_int("max_iter", self.max_iter)
-        _check_tol(self.tol)
+        alpha = _check_solver_params(self)
         X, y = validate_data(self, X, y, dtype=np.float64)
         if type_of_target(y) != "binary":
             raise ValueError(
