@@ -322,9 +322,10 @@ def chunk_size(network, rows_per_step: int, m: int) -> int:
     most ``ceil(m / cores)`` so that every core gets a call.
 
     One XLA:CPU call keeps about one core busy, and its speed per member falls as the batch of
-    members grows once each member's step is large (a 256-member sweep of the 13-128-64-32-16-1
-    network runs at ~25% of the matmul rate in one call, ~60% in calls of 2 members); small
-    steps instead gain from batching, which shares the per-operation overhead.
+    members grows once each member's step is large (``benchmarks/bench_engine.py``, ``chunking``:
+    a 64-member sweep of the 13-128-64-32-16-1 network runs at ~25% of the matmul rate in one
+    call, ~60% in calls of one member); small steps instead gain from batching, which shares
+    the per-operation overhead.
     """
     shapes = jax.eval_shape(network.init, jax.random.PRNGKey(0))[0]
     n_params = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(shapes))
