@@ -109,6 +109,51 @@ def test_path_matches_lasso_path_and_cv():
     assert np.allclose(cv.coef_, ref.coef_, rtol=1e-6, atol=1e-10)
 
 
+def _gaps(X, y, alphas, coefs, ridge=0.0):
+    from sparsitylab.equivalence.certificates import lasso_duality_gap
+
+    return np.array(
+        [lasso_duality_gap(X, y, b, a, ridge) for a, b in zip(alphas, coefs, strict=True)]
+    )
+
+
+def test_active_path_on_a_wide_problem_matches_lasso_path():
+    # p > 1000: the Gram columns are computed only for features that enter
+    from sparsitylab.equivalence.path import alpha_grid, lasso_path_active
+
+    X, y = make_problem(n=80, p=1100, seed=7)
+    X, y = X - X.mean(0), y - y.mean()
+    alphas = alpha_grid(X, y, 25, 1e-2)
+    coefs, results = lasso_path_active(X, y, alphas)
+    ref = lasso_path(X, y, alphas=alphas, tol=1e-14, max_iter=10**6)[1].T
+    assert np.array_equal(coefs != 0, ref != 0)
+    assert np.allclose(coefs, ref, rtol=1e-6, atol=1e-9)
+    assert _gaps(X, y, alphas, coefs).max() <= 1e-10
+    assert all(r.converged for r in results)
+
+
+def test_active_path_falls_back_to_the_network_and_handles_ridge():
+    from sparsitylab.equivalence.path import alpha_grid, lasso_path_active
+
+    X, y = make_problem(n=50, p=30, seed=8)
+    X, y = X - X.mean(0), y - y.mean()
+    alphas = alpha_grid(X, y, 12, 1e-2)
+    fast, _ = lasso_path_active(X, y, alphas)
+    # one round per alpha: every change of support is left to the trained network
+    slow, results = lasso_path_active(X, y, alphas, max_rounds=1)
+    assert any(r.n_iter > 0 for r in results)
+    assert np.allclose(slow, fast, rtol=1e-7, atol=1e-10)
+    assert np.array_equal(slow != 0, fast != 0)
+    ridge = 0.3
+    enet, _ = lasso_path_active(X, y, alphas[::3], ridge=ridge)
+    for a, b in zip(alphas[::3], enet, strict=True):
+        total = a + ridge  # scikit-learn: alpha * l1_ratio = a, alpha * (1 - l1_ratio) = ridge
+        ref = ElasticNet(alpha=total, l1_ratio=a / total, fit_intercept=False, tol=1e-14,
+                         max_iter=10**6).fit(X, y)  # fmt: skip
+        assert np.allclose(b, ref.coef_, rtol=1e-6, atol=1e-9)
+    assert _gaps(X, y, alphas[::3], enet, ridge).max() <= 1e-10
+
+
 @pytest.mark.parametrize(
     ("make", "match"),
     [

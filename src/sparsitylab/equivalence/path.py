@@ -21,11 +21,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import scipy.linalg
 
 from sparsitylab.equivalence._threads import single_threaded_blas
 from sparsitylab.equivalence.networks import varpro_layers, varpro_objective
 from sparsitylab.equivalence.penalties import L1
-from sparsitylab.equivalence.solvers import _identify, _lasso_exact, fit_bridge, fit_quadratic
+from sparsitylab.equivalence.solvers import (
+    SolveResult,
+    _identify,
+    _lasso_exact,
+    fit_bridge,
+    fit_quadratic,
+)
 
 
 def alpha_grid(X, y, n_alphas=100, eps=1e-3, l1_ratio=1.0):
@@ -37,19 +44,169 @@ def alpha_grid(X, y, n_alphas=100, eps=1e-3, l1_ratio=1.0):
     return np.geomspace(alpha_max, alpha_max * eps, n_alphas)
 
 
+class _GramColumns:
+    """Columns ``G[:, j] = X^T x_j / n + ridge e_j`` of the Gram matrix, computed once, in blocks.
+
+    Small problems keep the whole matrix; wide ones (``p > 1000``) only the columns of features
+    that have entered the working set, so the cost is ``n p`` per feature that ever enters.
+    """
+
+    def __init__(self, X, ridge):
+        self.X, self.ridge = X, ridge
+        self.n, p = X.shape
+        self.pos = np.full(p, -1)
+        if p <= 1000:
+            self.cols = X.T @ X / self.n + ridge * np.eye(p)
+            self.pos[:] = np.arange(p)
+            self.count = p
+        else:
+            self.cols = np.empty((p, 64))
+            self.count = 0
+
+    def ensure(self, S):
+        new = S[self.pos[S] < 0]
+        if new.size == 0:
+            return
+        need = self.count + new.size
+        if need > self.cols.shape[1]:
+            grown = np.empty((self.cols.shape[0], max(need, 2 * self.cols.shape[1])))
+            grown[:, : self.count] = self.cols[:, : self.count]
+            self.cols = grown
+        block = self.X.T @ self.X[:, new] / self.n
+        block[new, np.arange(new.size)] += self.ridge
+        self.cols[:, self.count : need] = block
+        self.pos[new] = np.arange(self.count, need)
+        self.count = need
+
+    def gradient(self, c, S, B):
+        """``c - G[:, S] @ B`` for coefficient columns ``B`` (``|S| x K``), without copying G."""
+        full = np.zeros((self.count, B.shape[1]))
+        full[self.pos[S]] = B
+        return c[:, None] - self.cols[:, : self.count] @ full
+
+    def block(self, S):
+        return self.cols[np.ix_(S, self.pos[S])]
+
+
+def _solve_on_support(gram, c, S, s, alphas):
+    """Stationarity of the balanced network on support ``S``, signs ``s``, for each alpha.
+
+    ``G_SS b = c_S - alpha s_S`` (one Cholesky factorisation, one solve for all alphas); returns
+    ``B`` (``|S| x K``) and ``g = c - G[:, S] B`` (``p x K``), or ``None`` if ``G_SS`` is singular.
+    """
+    if S.size == 0:
+        return np.zeros((0, alphas.size)), np.repeat(c[:, None], alphas.size, axis=1)
+    try:
+        factor = scipy.linalg.cho_factor(gram.block(S), check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+    rhs = c[S][:, None] - s[:, None] * alphas[None, :]
+    B = scipy.linalg.cho_solve(factor, rhs, check_finite=False)
+    return B, gram.gradient(c, S, B)
+
+
+def _certified(S, s, B, g, alphas, kkt_rel):
+    """Per alpha: do the signs hold on ``S`` and the saddle condition ``|g_j| <= alpha`` off it?"""
+    signs_ok = np.all(s[:, None] * B > 0, axis=0)
+    off = np.abs(g)
+    off[S] = 0.0
+    return signs_ok & (off.max(axis=0, initial=0.0) <= alphas * (1.0 + kkt_rel))
+
+
+@single_threaded_blas
+def lasso_path_active(X, y, alphas, ridge=0.0, *, chunk=8, max_rounds=30, kkt_rel=1e-10):
+    """The depth-2 network's path along decreasing ``alphas``: exact stationary points, certified.
+
+    On a fixed support ``S`` and sign pattern ``s`` the balanced network's stationary point is the
+    solution of ``G_SS b = c_S - alpha s_S``: one factorisation serves a whole stretch of the path.
+    Each alpha is accepted only when its KKT conditions hold (signs on the support, the saddle
+    condition ``|x_j^T r| / n <= alpha`` of every zero weight pair off it). Where they fail, the
+    support changes: features whose zero pair has become a saddle join with the sign of its escape
+    direction (``sign(g_j)``), coefficients that crossed zero leave, and the system is solved again.
+    If that does not settle within ``max_rounds``, the network is trained on its working sets
+    (``fit_quadratic``) from the last estimate. Returns ``(coefs, results)`` like ``path_warm``.
+    """
+    n, p = X.shape
+    alphas = np.asarray(alphas, dtype=float)
+    c = X.T @ y / n
+    gram = _GramColumns(X, ridge)
+    S = np.zeros(0, dtype=int)
+    s = np.zeros(0)
+    coefs = np.zeros((alphas.size, p))
+    results = [None] * alphas.size
+    k = 0
+    while k < alphas.size:
+        # 1. extend the current stretch as far as its certificate holds
+        stop = min(k + chunk, alphas.size)
+        sol = _solve_on_support(gram, c, S, s, alphas[k:stop])
+        if sol is not None:
+            B, g = sol
+            ok = _certified(S, s, B, g, alphas[k:stop], kkt_rel)
+            n_ok = int(np.argmin(ok)) if not ok.all() else ok.size
+            for i in range(n_ok):
+                coefs[k + i, S] = B[:, i]
+                results[k + i] = SolveResult(beta=coefs[k + i], converged=True)
+            k += n_ok
+            if n_ok == ok.size:
+                continue
+        # 2. alpha k breaks the stretch: change the support until alpha k is certified
+        a = alphas[k : k + 1]
+        seen = set()
+        rounds = 0
+        while rounds < max_rounds:
+            rounds += 1
+            sol = _solve_on_support(gram, c, S, s, a)
+            if sol is None:
+                break
+            B, g = sol
+            b, gk = B[:, 0], g[:, 0]
+            flipped = s * b <= 0
+            off = np.abs(gk)
+            off[S] = 0.0
+            viol = np.flatnonzero(off > a[0] * (1.0 + kkt_rel))
+            if not flipped.any() and viol.size == 0:
+                break
+            key = (S.tobytes(), s.tobytes())
+            if key in seen:  # the support cycles: leave it to the network
+                sol = None
+                break
+            seen.add(key)
+            keep = ~flipped
+            viol = viol[np.argsort(-off[viol])][: max(10, S.size)]
+            S = np.concatenate([S[keep], viol])
+            s = np.concatenate([s[keep], np.sign(gk[viol])])
+            gram.ensure(S)
+        else:  # max_rounds reached
+            sol = None
+        if sol is None:  # train the network on its working sets from the last estimate
+            beta0 = coefs[k - 1] if k else None
+            res = fit_quadratic(X, y, a[0], L1(), ridge=ridge, beta0=beta0)
+            S = np.flatnonzero(res.beta)
+            s = np.sign(res.beta[S])
+            gram.ensure(S)
+            coefs[k] = res.beta
+            results[k] = res
+            k += 1
+            continue
+        coefs[k, S] = b
+        results[k] = SolveResult(beta=coefs[k], n_outer=rounds, converged=True)
+        k += 1
+    return coefs, results
+
+
 @single_threaded_blas
 def path_warm(X, y, alphas, depth=2, ridge=0.0):
-    """Warm-started path; returns coefficients ``(n_alphas, p)`` and the solver results."""
-    beta, coefs, results = None, [], []
-    for a in alphas:
-        if depth == 2:
-            res = fit_quadratic(X, y, a, L1(), ridge=ridge, beta0=beta)
-        else:
-            lasso = fit_quadratic(X, y, a, L1(), ridge=ridge, beta0=beta)
-            res = fit_bridge(X, y, a, depth, ridge=ridge, beta_lasso=lasso.beta, starts=(1.0,))
-            beta = lasso.beta  # the Lasso path carries the warm start
-        if depth == 2:
-            beta = res.beta
+    """Warm-started path; returns coefficients ``(n_alphas, p)`` and the solver results.
+
+    Depth 2 follows the network's stationary points along the path (``lasso_path_active``); deeper
+    networks start each alpha's bridge fit from the Lasso solution at the same alpha.
+    """
+    lasso, results = lasso_path_active(X, y, alphas, ridge=ridge)
+    if depth == 2:
+        return lasso, results
+    coefs, results = [], []
+    for a, b in zip(alphas, lasso, strict=True):
+        res = fit_bridge(X, y, a, depth, ridge=ridge, beta_lasso=b, starts=(1.0,))
         coefs.append(res.beta)
         results.append(res)
     return np.array(coefs), results
