@@ -105,6 +105,9 @@ def test_path_matches_lasso_path_and_cv():
     assert np.allclose(coefs_v, coefs, rtol=1e-8, atol=1e-12)
     cv = sl.HadamardLassoCV(n_alphas=15, cv=3).fit(X, y)
     assert cv.mse_path_.shape == (15, 3)
+    batched = sl.HadamardLassoCV(n_alphas=15, cv=3, strategy="vmap").fit(X, y)
+    assert np.allclose(batched.mse_path_, cv.mse_path_, rtol=1e-8)
+    assert batched.alpha_ == cv.alpha_
     ref = Lasso(alpha=cv.alpha_, tol=1e-14, max_iter=10**6).fit(X, y)
     assert np.allclose(cv.coef_, ref.coef_, rtol=1e-6, atol=1e-10)
 

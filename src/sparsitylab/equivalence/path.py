@@ -213,6 +213,7 @@ def path_warm(X, y, alphas, depth=2, ridge=0.0):
 
 
 def _batched_network(n_steps):
+    """One compiled program: L-BFGS on the variable-projection network for every (fold, alpha)."""
     opt = optax.lbfgs()
 
     def solve_one(alpha, G, c, gid, w, v0):
@@ -230,30 +231,54 @@ def _batched_network(n_steps):
         (V, _), _ = jax.lax.scan(step, (v0, opt.init(v0)), None, length=n_steps)
         return varpro_layers(V, G, c, alpha, gid)[1]
 
-    return jax.jit(jax.vmap(solve_one, in_axes=(0, None, None, None, None, None)))
+    over_alphas = jax.vmap(solve_one, in_axes=(0, None, None, None, None, None))
+    return jax.jit(jax.vmap(over_alphas, in_axes=(None, 0, 0, None, None, 0)))
 
 
 _BATCHED = {}
 
 
+def _finish(X, y, G, c, b_net, alpha, kkt_rel=1e-10):
+    """The exact step on the network's support and signs, certified by the KKT conditions; a fit
+    whose check fails is finished by the working-set solver."""
+    p = c.size
+    b = _lasso_exact(G, c, _identify(b_net, np.arange(p)), alpha)
+    off = np.abs(c - G @ b)
+    off[b != 0] = 0.0
+    if np.all(np.sign(b[b != 0]) == np.sign((c - G @ b)[b != 0])) and off.max(
+        initial=0.0
+    ) <= alpha * (1.0 + kkt_rel):
+        return SolveResult(beta=b, converged=True)
+    return fit_quadratic(X, y, alpha, L1(), beta0=b)
+
+
 @single_threaded_blas
-def path_vmap(X, y, alphas, n_steps=200):
-    """All alphas at once (depth 2): batched L-BFGS on the full network, then the exact finish."""
-    n, p = X.shape
-    G = X.T @ X / n
-    c = X.T @ y / n
-    gid = jnp.arange(p)
-    w = jnp.ones(p)
-    v0 = jnp.sqrt(jnp.abs(c) / jnp.maximum(jnp.diag(G), 1e-300))[None, :]
+def path_vmap_folds(problems, alphas, n_steps=200):
+    """Every (problem, alpha) network at once (depth 2): ``problems`` is a list of centred
+    ``(X, y)`` with the same ``p`` (the folds of a cross-validation). Batched L-BFGS on all
+    features under two ``vmap`` levels (one compiled program), then each result finished exactly
+    and checked. Returns ``coefs`` (``(n_problems, n_alphas, p)``) and the solver results."""
+    grams = [(X.T @ X / X.shape[0], X.T @ y / X.shape[0]) for X, y in problems]
+    G = np.stack([g for g, _ in grams])
+    c = np.stack([cc for _, cc in grams])
+    p = G.shape[1]
+    v0 = np.sqrt(np.abs(c) / np.maximum(np.einsum("fjj->fj", G), 1e-300))[:, None, :]
     if n_steps not in _BATCHED:
         _BATCHED[n_steps] = _batched_network(n_steps)
-    nets = np.asarray(_BATCHED[n_steps](jnp.asarray(alphas), G, c, gid, w, v0))
-    coefs, results = [], []
-    for a, b_net in zip(alphas, nets, strict=True):
-        b = _lasso_exact(G, c, _identify(b_net, np.arange(p)), a)
-        res = fit_quadratic(
-            X, y, a, L1(), beta0=b
-        )  # checks; trains further only if the check fails
-        coefs.append(res.beta)
-        results.append(res)
-    return np.array(coefs), results
+    nets = np.asarray(_BATCHED[n_steps](jnp.asarray(alphas), G, c, jnp.arange(p), jnp.ones(p), v0))
+    coefs = np.zeros((len(problems), len(alphas), p))
+    results = []
+    for f, (X, y) in enumerate(problems):
+        row = []
+        for i, a in enumerate(alphas):
+            res = _finish(X, y, G[f], c[f], nets[f, i], a)
+            coefs[f, i] = res.beta
+            row.append(res)
+        results.append(row)
+    return coefs, results
+
+
+def path_vmap(X, y, alphas, n_steps=200):
+    """All alphas at once (depth 2): batched L-BFGS on the full network, then the exact finish."""
+    coefs, results = path_vmap_folds([(X, y)], alphas, n_steps)
+    return coefs[0], results[0]

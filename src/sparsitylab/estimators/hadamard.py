@@ -30,7 +30,7 @@ from sparsitylab.equivalence.certificates import (
 )
 from sparsitylab.equivalence.logistic import fit_logistic, logistic_network_objective
 from sparsitylab.equivalence.networks import group_network_objective, network_objective
-from sparsitylab.equivalence.path import alpha_grid, path_vmap, path_warm
+from sparsitylab.equivalence.path import alpha_grid, path_vmap, path_vmap_folds, path_warm
 from sparsitylab.equivalence.penalties import (
     L1,
     Bridge,
@@ -516,7 +516,12 @@ def hadamard_path(
 
 
 class HadamardLassoCV(_HadamardRegressor):
-    """``HadamardLasso`` with alpha chosen by K-fold cross-validation on a warm-started path.
+    """``HadamardLasso`` with alpha chosen by K-fold cross-validation along a path.
+
+    ``strategy="warm"`` (default) solves each fold's path by following the network's stationary
+    points (``equivalence.path.lasso_path_active``); ``"vmap"`` (depth 2) trains every (fold,
+    alpha) network in one batched program and finishes each exactly. Both give the same
+    coefficients; ``benchmarks/bench_lasso_path.py`` times them (the warm route is faster).
 
     Attributes: ``alpha_``, ``alphas_``, ``mse_path_`` (``(n_alphas, n_folds)``), ``coef_``,
     ``intercept_``, ``layers_``, ``certificate_`` (of the refit on all data at ``alpha_``).
@@ -524,8 +529,9 @@ class HadamardLassoCV(_HadamardRegressor):
 
     def __init__(
         self, alphas=None, n_alphas=100, eps=1e-3, cv=5, depth=2, fit_intercept=True, tol=1e-8,
-        max_iter=1000,
+        max_iter=1000, strategy="warm",
     ):  # fmt: skip
+        self.strategy = strategy
         self.alphas = alphas
         self.n_alphas = n_alphas
         self.eps = eps
@@ -544,11 +550,19 @@ class HadamardLassoCV(_HadamardRegressor):
         if alphas is None:
             alphas = alpha_grid(Xc, yc, n_alphas=self.n_alphas, eps=self.eps)
         alphas = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
+        if self.strategy not in ("warm", "vmap"):
+            raise ValueError(f"strategy must be 'warm' or 'vmap', got {self.strategy!r}.")
+        if self.strategy == "vmap" and depth != 2:
+            raise ValueError("strategy='vmap' is implemented for depth=2 only.")
         folds = list(check_cv(self.cv).split(X, y))
+        centred = [_center(X[tr], y[tr], self.fit_intercept) for tr, _ in folds]
+        if self.strategy == "vmap":
+            fold_coefs = path_vmap_folds([(Xt, yt) for Xt, yt, _, _ in centred], alphas)[0]
+        else:
+            fold_coefs = [path_warm(Xt, yt, alphas, depth=depth)[0] for Xt, yt, _, _ in centred]
         mse = np.empty((alphas.size, len(folds)))
-        for k, (tr, te) in enumerate(folds):
-            Xt, yt, xm, ym = _center(X[tr], y[tr], self.fit_intercept)
-            coefs, _ = path_warm(Xt, yt, alphas, depth=depth)
+        for k, ((_, te), (_, _, xm, ym)) in enumerate(zip(folds, centred, strict=True)):
+            coefs = fold_coefs[k]
             pred = X[te] @ coefs.T + (ym - coefs @ xm)[None, :]
             mse[:, k] = np.mean((y[te][:, None] - pred) ** 2, axis=0)
         self.alphas_ = alphas
