@@ -25,8 +25,10 @@ same hidden layer sizes.
   at that point is reported beside it (tabular data sets): sparsitylab's CV estimator (relaxed
   refit at its chosen alpha) and LassoNet's path model with ``k`` features.
 
-Settings: full (5 seeds, 5 folds, LassoNet's default ``path_multiplier=1.02``, MNIST 5,000
-rows) or quick with ``SPARSITYLAB_BENCH_QUICK=1`` (see ``SETTINGS``).
+Settings (``SETTINGS``): full (5 seeds, 5 folds, LassoNet's default ``path_multiplier=1.02``,
+MNIST 5,000 rows); quick with ``SPARSITYLAB_BENCH_QUICK=1`` (1 seed, 3 folds, multiplier 1.2,
+MNIST 1,000 rows); ``SPARSITYLAB_BENCH_SETTING=tabular5`` (5 seeds of the quick setting on the
+three tabular data sets, written to ``bench_feature_selection_tabular5.json``).
 """
 
 from __future__ import annotations
@@ -44,13 +46,21 @@ SETTINGS = {
     "full": {"seeds": [0, 1, 2, 3, 4], "cv": 5, "lassonet_path_multiplier": 1.02,
              "mnist_rows": 5000},
     "quick": {"seeds": [0], "cv": 3, "lassonet_path_multiplier": 1.2, "mnist_rows": 1000},
+    "tabular5": {"seeds": [0, 1, 2, 3, 4], "cv": 3, "lassonet_path_multiplier": 1.2,
+                 "mnist_rows": 0},
 }  # fmt: skip
 MNIST_K = 50
 
 
 def _setting():
-    quick = os.environ.get("SPARSITYLAB_BENCH_QUICK", "") not in ("", "0")
-    name = "quick" if quick else "full"
+    name = os.environ.get("SPARSITYLAB_BENCH_SETTING", "")
+    if not name:
+        quick = os.environ.get("SPARSITYLAB_BENCH_QUICK", "") not in ("", "0")
+        name = "quick" if quick else "full"
+    if name not in SETTINGS:
+        raise SystemExit(
+            f"SPARSITYLAB_BENCH_SETTING must be one of {sorted(SETTINGS)}, got {name!r}"
+        )
     return name, SETTINGS[name]
 
 
@@ -60,16 +70,20 @@ def _datasets(mnist_rows):
     from sparsitylab.datasets import load_boston, load_mnist5k
 
     X, y = load_mnist5k(return_X_y=True)
-    if mnist_rows < len(y):
+    if mnist_rows == 0:  # a tabular-only setting
+        X = None
+    elif mnist_rows < len(y):
         from sklearn.model_selection import train_test_split
 
         X, _, y, _ = train_test_split(X, y, train_size=mnist_rows, stratify=y, random_state=0)
-    return {
+    out = {
         "boston": ("regression", *load_boston(return_X_y=True, as_frame=False), None),
         "diabetes": ("regression", *load_diabetes(return_X_y=True), None),
         "breast_cancer": ("classification", *load_breast_cancer(return_X_y=True), None),
-        "mnist5k": ("classification", X, y, MNIST_K),
     }
+    if X is not None:
+        out["mnist5k"] = ("classification", X, y, MNIST_K)
+    return out
 
 
 def _split(task, X, y, seed):
@@ -303,7 +317,10 @@ def main():
             "speedup_at_least_5x_all": all(b["speedup_at_least_5x"] for b in bars.values()),
         },
     }
-    path = write_result("bench_feature_selection", payload)
+    name = "bench_feature_selection" + (
+        "" if setting_name in ("full", "quick") else f"_{setting_name}"
+    )
+    path = write_result(name, payload)
     print(f"wrote {path}")
 
 

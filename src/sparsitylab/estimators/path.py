@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
@@ -84,20 +85,31 @@ def default_alphas(network, loss_name, X, Y, weight, key, n_alphas, eps=1e-3) ->
     lasso's zero test for a feature (a row stays at zero while its gradient norm is below alpha)
     evaluated where training starts, with a margin because the gradients grow as the network fits.
     """
-    params, state = network.init(jax.random.fold_in(key, 0))
-    loss = get_loss(loss_name)
-
-    def fit(first_w):
-        p = ({**params[0], "w": first_w}, *params[1:])
-        return datafit(loss, network.apply(p, state, X)[0], Y, weight)
-
-    g = jax.grad(fit)(params[0]["w"])
-    if "gate" in params[0]:
-        g = g / jnp.where(params[0]["gate"][:, None] == 0, 1.0, params[0]["gate"][:, None])
-    alpha_max = 2.0 * float(jnp.max(jnp.sqrt(jnp.sum(g * g, axis=1))))
+    alpha_max = 2.0 * float(_largest_feature_gradient(network, loss_name)(key, X, Y, weight))
     if not np.isfinite(alpha_max) or alpha_max <= 0:
         alpha_max = 1.0
     return np.geomspace(alpha_max * eps, alpha_max, n_alphas)
+
+
+@lru_cache(maxsize=32)
+def _largest_feature_gradient(network, loss_name):
+    """``max_j ||dL/dW1[j, :]||`` at the initial weights drawn from ``key``, as one program."""
+    loss = get_loss(loss_name)
+
+    def largest(key, X, Y, weight):
+        params, state = network.init(jax.random.fold_in(key, 0))
+
+        def fit(first_w):
+            p = ({**params[0], "w": first_w}, *params[1:])
+            return datafit(loss, network.apply(p, state, X)[0], Y, weight)
+
+        g = jax.grad(fit)(params[0]["w"])
+        if "gate" in params[0]:
+            gate = params[0]["gate"][:, None]
+            g = g / jnp.where(gate == 0, 1.0, gate)
+        return jnp.max(jnp.sqrt(jnp.sum(g * g, axis=1)))
+
+    return jax.jit(largest)
 
 
 def check_alphas(alphas) -> np.ndarray:

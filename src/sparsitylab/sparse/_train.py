@@ -70,7 +70,13 @@ def weighted_loss(network, loss_name, params, state, X, Y, weights) -> np.ndarra
     return np.asarray(f(params, state, X, Y, weights))
 
 
+@lru_cache(maxsize=32)
+def _initializer(network):
+    return jax.jit(jax.vmap(lambda k: network.init(jax.random.fold_in(k, 0))))
+
+
 def init_members(network, keys):
-    """Initial parameters and state of each member, as the engine draws them from its key."""
-    params, state = jax.vmap(lambda k: network.init(jax.random.fold_in(k, 0)))(keys)
+    """Initial parameters and state of each member, as the engine draws them from its key (one
+    compiled program: drawn op by op, the first call compiled every random op separately)."""
+    params, state = _initializer(network)(keys)
     return params, state
