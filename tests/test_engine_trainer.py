@@ -170,3 +170,34 @@ def test_recorded_gradient_norms_match_jax_grad(problem):
     expect = [np.sqrt(sum(float(jnp.sum(v**2)) for v in layer.values())) for layer in g]
     np.testing.assert_allclose(res.history["grad_norm"][0, 0], expect, rtol=1e-10)
     np.testing.assert_array_equal(res.history["sparsity"][0, 0], [0.0, 0.0])
+
+
+def test_minibatch_gradient_norms_average_the_batches_that_took_a_step(problem):
+    """At learning rate 0 the parameters stay at their start, so the mean of the batch
+    gradients over equal batches is the gradient over the member's rows; a member with fewer
+    rows meets an empty (all weight 0) batch, which must not count in the mean."""
+    X, y = problem
+    net = MLP(5, (8,), dtype="float64")
+    cfg = TrainConfig(max_epochs=2, batch_size=20, record=("grad_norm",))
+    params, state = net.init(jax.random.fold_in(jax.random.PRNGKey(0), 0))
+    full = np.ones(80)
+    part = np.r_[np.ones(40), np.zeros(40)]  # 2 of its 4 batches are empty
+
+    def expected(tw):
+        def objective(p):
+            out = net.apply(p, state, jnp.asarray(X))[0]
+            return jnp.sum(tw * 0.5 * jnp.sum((out - y) ** 2, axis=1)) / tw.sum()
+
+        g = jax.grad(objective)(params)
+        return [np.sqrt(sum(float(jnp.sum(v**2)) for v in layer.values())) for layer in g]
+
+    opt = Optimizer("sgd", 0.0)
+    members = [Member(jax.random.PRNGKey(0), Sum(()), opt, 0.0, tw, None) for tw in (full, part)]
+    batched = train(net, cfg, Data(X, y), stack_members(members))
+    for i, tw in enumerate((full, part)):
+        alone = train(net, cfg, Data(X, y), stack_members([members[i]]))
+        for res, j in ((batched, i), (alone, 0)):
+            for epoch in range(2):
+                np.testing.assert_allclose(
+                    res.history["grad_norm"][j, epoch], expected(tw), rtol=1e-10
+                )

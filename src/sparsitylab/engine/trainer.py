@@ -130,13 +130,6 @@ def stack_members(members: list[Member]) -> Member:
     return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *members)
 
 
-def _layer_norms(tree):
-    return jnp.stack([
-        jnp.sqrt(sum((jnp.sum(v * v) for v in layer.values()), start=0.0))
-        for layer in tree
-    ])  # fmt: skip
-
-
 def _zero_fractions(params, dtype):
     return jnp.stack([jnp.mean(layer["w"] == 0, dtype=dtype) for layer in params])
 
@@ -145,7 +138,11 @@ def _select(flag, new, old):
     return jax.tree.map(lambda a, b: jnp.where(flag, a, b), new, old)
 
 
-def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, member, data):
+def _fit_one(
+    network, config: TrainConfig, n_batches: int, batch: int | None, member, data, may_skip=True
+):
+    """One member's fit. ``may_skip=False`` promises that no batch is all weight 0 (so the
+    step needs no select to skip one)."""
     loss_fn = get_loss(config.loss)
     record = config.record
     X, y = data.X, data.y
@@ -170,7 +167,7 @@ def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, me
     grad_fn = jax.value_and_grad(objective, has_aux=True)
 
     def step(carry, batch_data):
-        p, s, o = carry
+        p, s, o = carry[:3]
         Xb, yb, wb, kb = batch_data
         (obj, new_s), g = grad_fn(p, s, Xb, yb, wb, kb)
         if lbfgs:
@@ -180,12 +177,14 @@ def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, me
             )  # fmt: skip
         else:
             upd, new_o = tx.update(g, o, p)
-        nonempty = jnp.sum(wb) > 0
-        new = _select(nonempty, (optax.apply_updates(p, upd), new_s, new_o), (p, s, o))
-        out = {"obj": obj, "w": jnp.sum(wb)}
-        if "grad_norm" in record:
-            out["grad"] = g
-        return new, out
+        wsum = jnp.sum(wb)
+        new = (optax.apply_updates(p, upd), new_s, new_o)
+        if may_skip:  # a batch of weight-0 padding rows takes no step
+            new = _select(wsum > 0, new, (p, s, o))
+        if "grad_norm" in record:  # running sum of the batch gradients, as one flat vector
+            flat = jnp.concatenate([v.ravel() for v in jax.tree.leaves(g)])
+            new = (*new, carry[3] + (jnp.where(wsum > 0, flat, 0) if may_skip else flat))
+        return new, {"obj": obj, "w": wsum}
 
     def batches(key):
         kperm, kdrop = jax.random.split(key)
@@ -204,9 +203,9 @@ def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, me
 
     train_rows = tw > 0
 
-    def patterns(p, s):
+    def patterns(p, s):  # ReLU on/off bits of every hidden unit over the training rows
         _, _, pre = network.apply(p, s, X, capture=True)
-        return jnp.concatenate([h > 0 for h in pre], axis=1) & train_rows[:, None]
+        return jnp.concatenate([h > 0 for h in pre], axis=1)
 
     def evaluate(p, s):
         if not has_val:
@@ -238,10 +237,19 @@ def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, me
     if "hamming" in record:
         carry["pattern"] = patterns(params, state)
 
+    # grad_norm sums the epoch's batch gradients as one flat vector (the leaves in tree order,
+    # so each layer is one slice): one fused add per step instead of a stacked gradient
+    sizes = [sum(math.prod(v.shape) for v in jax.tree.leaves(layer)) for layer in params]
+    bounds = np.cumsum([0, *sizes]).tolist()
+    layer_slices = list(zip(bounds[:-1], bounds[1:], strict=True))
+
     def body(c):
         e = c["epoch"]
         key, kb = jax.random.split(c["key"])
-        (p, s, o), outs = jax.lax.scan(step, (c["params"], c["state"], c["opt"]), batches(kb))
+        init = (c["params"], c["state"], c["opt"])
+        if "grad_norm" in record:
+            init = (*init, jnp.zeros(bounds[-1], dtype))
+        (p, s, o, *gsum), outs = jax.lax.scan(step, init, batches(kb))
         wsum = jnp.maximum(jnp.sum(outs["w"]), 1e-12)
         train_loss = jnp.sum(outs["obj"] * outs["w"]) / wsum
         val_loss = evaluate(p, s)
@@ -251,19 +259,17 @@ def _fit_one(network, config: TrainConfig, n_batches: int, batch: int | None, me
             hist["val_loss"] = hist["val_loss"].at[e].set(val_loss)
         new = {**c, "params": p, "state": s, "opt": o, "key": key, "epoch": e + 1}
         if "grad_norm" in record:
-            steps = (outs["w"] > 0).astype(dtype)
-            count = jnp.maximum(jnp.sum(steps), 1)
-            mean_grad = jax.tree.map(
-                lambda v: jnp.tensordot(steps, v, axes=1) / count, outs["grad"]
-            )
-            hist["grad_norm"] = hist["grad_norm"].at[e].set(_layer_norms(mean_grad))
+            count = jnp.maximum(jnp.sum(outs["w"] > 0, dtype=dtype), 1) if may_skip else n_batches
+            sq = jnp.square(gsum[0] / count)
+            norms = [jnp.sqrt(jnp.sum(sq[a:b])) for a, b in layer_slices]
+            hist["grad_norm"] = hist["grad_norm"].at[e].set(jnp.stack(norms))
         if "sparsity" in record:
             hist["sparsity"] = hist["sparsity"].at[e].set(_zero_fractions(p, dtype))
         if "hamming" in record:
             pat = patterns(p, s)
-            hist["hamming"] = (
-                hist["hamming"].at[e].set(jnp.sum(pat != c["pattern"], dtype=jnp.int32))
-            )
+            per_row = jnp.sum(pat != c["pattern"], axis=1, dtype=jnp.int32)
+            count = jnp.sum(jnp.where(train_rows, per_row, 0), dtype=jnp.int32)
+            hist["hamming"] = hist["hamming"].at[e].set(count)
             new["pattern"] = pat
         if "max_error" in record:
             err = jnp.abs(network.apply(p, s, X)[0] - y).max(axis=-1)
@@ -350,8 +356,8 @@ def _run_chunked(fn, members, data, m, chunk):
 
 
 @lru_cache(maxsize=64)
-def _compiled(network, config, n_batches, batch, batched):
-    fit = partial(_fit_one, network, config, n_batches, batch)
+def _compiled(network, config, n_batches, batch, may_skip, batched):
+    fit = partial(_fit_one, network, config, n_batches, batch, may_skip=may_skip)
     return jax.jit(jax.vmap(fit, in_axes=(0, None)) if batched else fit)
 
 
@@ -361,6 +367,15 @@ def batch_geometry(train_weight: np.ndarray, batch_size: int | None) -> tuple[in
     if batch_size is None or batch_size >= n_train:
         return 1, None
     return math.ceil(n_train / batch_size), batch_size
+
+
+def _may_skip(train_weight: np.ndarray, n_batches: int, batch: int | None) -> bool:
+    """Whether some member can meet a batch with no weight (fewer training rows than the
+    largest member): only then does the step need its skip-empty-batch select."""
+    if batch is None:
+        return False
+    n_min = int(np.min(np.sum(np.asarray(train_weight) > 0, axis=-1)))
+    return math.ceil(n_min / batch) < n_batches
 
 
 def train(network, config: TrainConfig, data: Data, members: Member) -> TrainResult:
@@ -385,15 +400,16 @@ def train(network, config: TrainConfig, data: Data, members: Member) -> TrainRes
         val_weight = np.ones((m, np.shape(data.X_val)[0]), tw.dtype)
         members = dataclasses.replace(members, val_weight=val_weight)
     n_batches, batch = batch_geometry(tw, config.batch_size)
+    may_skip = _may_skip(tw, n_batches, batch)
     rows = batch if batch is not None else np.shape(data.X)[0]
     chunk = 1 if m == 1 else chunk_size(network, rows, m)
     if chunk == 1:  # one member per call: the program without vmap
-        single = _compiled(network, config, n_batches, batch, False)
+        single = _compiled(network, config, n_batches, batch, may_skip, False)
 
         def fn(ms, d):
             return jax.tree.map(lambda v: v[None], single(jax.tree.map(lambda v: v[0], ms), d))
     else:
-        fn = _compiled(network, config, n_batches, batch, True)
+        fn = _compiled(network, config, n_batches, batch, may_skip, True)
     out = _run_chunked(fn, members, data, m, chunk)
     return TrainResult(
         params=out["params"], state=out["state"], history=out["history"],
