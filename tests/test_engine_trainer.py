@@ -201,3 +201,39 @@ def test_minibatch_gradient_norms_average_the_batches_that_took_a_step(problem):
                 np.testing.assert_allclose(
                     res.history["grad_norm"][j, epoch], expected(tw), rtol=1e-10
                 )
+
+
+@pytest.mark.parametrize("loss", ["softmax", "logistic"])
+def test_recorded_error_rates_match_the_final_predictions(loss):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(90, 4)).astype(np.float32)
+    labels = (X[:, 0] + 0.5 * rng.normal(size=90) > 0).astype(int) + (X[:, 1] > 1)
+    Xv = rng.normal(size=(40, 4)).astype(np.float32)
+    lv = (Xv[:, 0] > 0).astype(int)
+    if loss == "logistic":
+        labels, lv = np.minimum(labels, 1), np.minimum(lv, 1)
+        y, yv, n_out = labels[:, None].astype(np.float32), lv[:, None].astype(np.float32), 1
+    else:
+        y, yv, n_out = labels.astype(np.int32), lv.astype(np.int32), 3
+    net = MLP(n_inputs=4, hidden=(8,), n_outputs=n_out)
+    tw = np.where(np.arange(90) < 80, 1.0, 0.0)  # the last 10 rows are not training rows
+    config = TrainConfig(loss=loss, max_epochs=15, batch_size=16, record=("error_rate",))
+    res = one(net, config, Data(X, y, Xv, yv), tw=tw, opt=Optimizer("adam", 0.05))
+    params = jax.tree.map(lambda v: v[0], res.params)
+    state = jax.tree.map(lambda v: v[0], res.state)
+
+    def rate(Xs, target, w):
+        out = np.asarray(net.apply(params, state, Xs)[0])
+        pred = out.argmax(1) if loss == "softmax" else (out[:, 0] > 0).astype(int)
+        truth = target if loss == "softmax" else target[:, 0].astype(int)
+        return np.sum(w * (pred != truth)) / np.sum(w)
+
+    h = res.history
+    assert h["error_rate"].shape == (1, 15) and h["val_error_rate"].shape == (1, 15)
+    assert h["error_rate"][0, -1] == pytest.approx(rate(X, y, tw), abs=1e-6)
+    assert h["val_error_rate"][0, -1] == pytest.approx(rate(Xv, yv, np.ones(40)), abs=1e-6)
+
+
+def test_error_rate_needs_a_classification_loss():
+    with pytest.raises(ValueError, match="error_rate' needs a classification loss"):
+        TrainConfig(loss="squared_error", record=("error_rate",))

@@ -167,18 +167,20 @@ def cnn_gradient_experiment(
 ) -> pd.DataFrame:  # fmt: skip
     """Seed 003, problem 5: a CNN (conv -> ReLU -> max-pool -> dense softmax) on MNIST 5k.
 
-    Adam, cross-entropy, minibatches. Returns one row per epoch: the gradient L2 norm per layer
-    (averaged over the epoch's steps; ``grad_conv``, ``grad_dense``...) and in total, the mean
-    training loss, and the training and test classification errors.
+    Trained by the engine's compiled loop (Adam, cross-entropy, shuffled minibatches) with the
+    in-loop records ``grad_norm`` and ``error_rate``; the test rows are passed as validation data,
+    used only for the records (no early stopping). Returns one row per epoch: the L2 norm of the
+    epoch's mean gradient per layer (``grad_conv0``, ``grad_dense0``...) and in total, the mean
+    training loss, and the training and test classification errors at the end of the epoch.
     """
     import jax
-    import jax.numpy as jnp
-    import optax
     from sklearn.model_selection import train_test_split
 
     from sparsitylab.datasets import load_mnist5k
-    from sparsitylab.engine.losses import softmax
     from sparsitylab.engine.networks import CNN
+    from sparsitylab.engine.optimizers import Optimizer
+    from sparsitylab.engine.penalties import Sum
+    from sparsitylab.engine.trainer import Data, Member, TrainConfig, stack_members, train
 
     X, y = load_mnist5k(return_X_y=True)
     if n_samples is not None and n_samples < len(y):
@@ -191,48 +193,29 @@ def cnn_gradient_experiment(
         X, y, test_size=test_size, stratify=y, random_state=random_state
     )
     net = CNN(channels=tuple(channels), dtype="float32")
-    params, state = net.init(jax.random.PRNGKey(random_state))
-    opt = optax.adam(lr)
-    opt_state = opt.init(params)
-    n_batches = len(Xtr) // batch_size
-    Xtr_j, ytr_j = jnp.asarray(Xtr, jnp.float32), jnp.asarray(ytr)
-
-    def loss_fn(p, Xb, yb):
-        out, _ = net.apply(p, state, Xb)
-        return jnp.mean(softmax(out, yb))
-
-    @jax.jit
-    def epoch(p, s, key):
-        perm = jax.random.permutation(key, len(Xtr))[: n_batches * batch_size]
-        idx = perm.reshape(n_batches, batch_size)
-
-        def step(carry, rows):
-            p, s = carry
-            loss, g = jax.value_and_grad(loss_fn)(p, Xtr_j[rows], ytr_j[rows])
-            norms = jnp.stack([jnp.sqrt(sum(jnp.sum(v**2) for v in jax.tree_util.tree_leaves(lg)))
-                               for lg in g])  # fmt: skip
-            upd, s = opt.update(g, s, p)
-            return (optax.apply_updates(p, upd), s), (loss, norms)
-
-        (p, s), (losses, norms) = jax.lax.scan(step, (p, s), idx)
-        return p, s, jnp.mean(losses), jnp.mean(norms, axis=0)
-
-    def error(p, Xs, ys):
-        out, _ = net.apply(p, state, jnp.asarray(Xs, jnp.float32))
-        return float(np.mean(np.asarray(jnp.argmax(out, axis=1)) != ys))
-
+    config = TrainConfig(
+        loss="softmax", max_epochs=int(n_epochs), batch_size=int(batch_size),
+        record=("grad_norm", "error_rate"),
+    )  # fmt: skip
+    data = Data(
+        np.asarray(Xtr, np.float32), np.asarray(ytr, np.int32),
+        np.asarray(Xte, np.float32), np.asarray(yte, np.int32),
+    )  # fmt: skip
+    member = Member(
+        jax.random.PRNGKey(random_state), Sum(()), Optimizer("adam", float(lr)), 0.0,
+        np.ones(len(ytr), np.float32), np.ones(len(yte), np.float32),
+    )  # fmt: skip
+    result = train(net, config, data, stack_members([member]))
+    h = {k: np.asarray(v[0], np.float64) for k, v in result.history.items()}
+    params = jax.tree.map(lambda v: v[0], result.params)
     names = [f"grad_conv{i}" for i in range(len(channels))]
     names += [f"grad_dense{i}" for i in range(len(params) - len(channels))]
-    rows, key = [], jax.random.PRNGKey(random_state + 1)
-    for _ in range(n_epochs):
-        key, sub = jax.random.split(key)
-        params, opt_state, loss, norms = epoch(params, opt_state, sub)
-        norms = np.asarray(norms, dtype=np.float64)
-        rows.append({**dict(zip(names, norms, strict=True)),
-                     "grad_total": float(np.sqrt(np.sum(norms**2))), "loss": float(loss),
-                     "train_error": error(params, Xtr, ytr),
-                     "test_error": error(params, Xte, yte)})  # fmt: skip
-    frame = pd.DataFrame(rows)
+    norms = h["grad_norm"]
+    frame = pd.DataFrame(dict(zip(names, norms.T, strict=True)))
+    frame["grad_total"] = np.sqrt(np.sum(norms**2, axis=1))
+    frame["loss"] = h["loss"]
+    frame["train_error"] = h["error_rate"]
+    frame["test_error"] = h["val_error_rate"]
     frame.index = pd.RangeIndex(1, n_epochs + 1, name="epoch")
     frame.attrs["params"] = params
     frame.attrs["network"] = net

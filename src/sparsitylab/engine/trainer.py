@@ -26,7 +26,9 @@ Optional per-epoch records (``config.record``) are computed inside the loop:
 gradient at the epoch's starting parameters),
 ``"sparsity"`` (fraction of exactly-zero weights per layer at the end of the epoch),
 ``"hamming"`` (number of ReLU pattern bits over the training rows that differ between the start
-and the end of the epoch) and ``"max_error"`` (largest ``|f(x) - y|`` on the training rows).
+and the end of the epoch), ``"max_error"`` (largest ``|f(x) - y|`` on the training rows) and, for
+the classification losses, ``"error_rate"`` (weighted fraction of misclassified training rows at
+the end of the epoch, and ``val_error_rate`` on the validation rows when there are some).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from sparsitylab.engine.networks import check_choice
 from sparsitylab.engine.optimizers import Optimizer, build, build_lbfgs
 from sparsitylab.engine.penalties import Penalty
 
-RECORDS = ("grad_norm", "sparsity", "hamming", "max_error")
+RECORDS = ("grad_norm", "sparsity", "hamming", "max_error", "error_rate")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class TrainConfig:
         get_loss(self.loss)
         for name in self.record:
             check_choice("record", name, RECORDS)
+        if "error_rate" in self.record and self.loss not in ("softmax", "logistic"):
+            raise ValueError(
+                f"record 'error_rate' needs a classification loss ('softmax' or 'logistic'), "
+                f"got loss={self.loss!r}"
+            )
         if self.max_epochs < 1:
             raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -207,10 +214,22 @@ def _fit_one(
         _, _, pre = network.apply(p, s, X, capture=True)
         return jnp.concatenate([h > 0 for h in pre], axis=1)
 
+    def wrong(out, target):  # 1.0 where a classification is wrong
+        if config.loss == "softmax":
+            return (jnp.argmax(out, axis=-1) != target.astype(jnp.int32)).astype(dtype)
+        return ((out[:, 0] > 0) != (target[:, 0] > 0.5)).astype(dtype)
+
+    def error_rate(out, target, w):
+        return jnp.sum(w * wrong(out, target)) / jnp.maximum(jnp.sum(w), 1e-12)
+
     def evaluate(p, s):
+        """Validation data-fit and, when recorded, error rate (NaN without validation rows)."""
+        nan = jnp.asarray(jnp.nan, dtype)
         if not has_val:
-            return jnp.asarray(jnp.nan, dtype)
-        return datafit(loss_fn, network.apply(p, s, Xv)[0], yv, vw)
+            return nan, nan
+        out = network.apply(p, s, Xv)[0]
+        rate = error_rate(out, yv, vw) if "error_rate" in record else nan
+        return datafit(loss_fn, out, yv, vw), rate
 
     E = config.max_epochs
     L = len(params)
@@ -223,6 +242,10 @@ def _fit_one(
         history["sparsity"] = jnp.full((E, L), jnp.nan, dtype)
     if "hamming" in record:
         history["hamming"] = jnp.full(E, -1, jnp.int32)
+    if "error_rate" in record:
+        history["error_rate"] = jnp.full(E, jnp.nan, dtype)
+        if has_val:
+            history["val_error_rate"] = jnp.full(E, jnp.nan, dtype)
     if "max_error" in record:
         history["max_error"] = jnp.full(E, jnp.nan, dtype)
 
@@ -252,7 +275,7 @@ def _fit_one(
         (p, s, o, *gsum), outs = jax.lax.scan(step, init, batches(kb))
         wsum = jnp.maximum(jnp.sum(outs["w"]), 1e-12)
         train_loss = jnp.sum(outs["obj"] * outs["w"]) / wsum
-        val_loss = evaluate(p, s)
+        val_loss, val_rate = evaluate(p, s)
         hist = dict(c["history"])
         hist["loss"] = hist["loss"].at[e].set(train_loss)
         if has_val:
@@ -271,6 +294,11 @@ def _fit_one(
             count = jnp.sum(jnp.where(train_rows, per_row, 0), dtype=jnp.int32)
             hist["hamming"] = hist["hamming"].at[e].set(count)
             new["pattern"] = pat
+        if "error_rate" in record:
+            rate = error_rate(network.apply(p, s, X)[0], y, tw)
+            hist["error_rate"] = hist["error_rate"].at[e].set(rate)
+            if has_val:
+                hist["val_error_rate"] = hist["val_error_rate"].at[e].set(val_rate)
         if "max_error" in record:
             err = jnp.abs(network.apply(p, s, X)[0] - y).max(axis=-1)
             hist["max_error"] = hist["max_error"].at[e].set(jnp.max(jnp.where(train_rows, err, 0)))
