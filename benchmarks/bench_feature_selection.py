@@ -27,8 +27,9 @@ same hidden layer sizes.
 
 Settings (``SETTINGS``): full (5 seeds, 5 folds, LassoNet's default ``path_multiplier=1.02``,
 MNIST 5,000 rows); quick with ``SPARSITYLAB_BENCH_QUICK=1`` (1 seed, 3 folds, multiplier 1.2,
-MNIST 1,000 rows); ``SPARSITYLAB_BENCH_SETTING=tabular5`` (5 seeds of the quick setting on the
-three tabular data sets, written to ``bench_feature_selection_tabular5.json``).
+MNIST 1,000 rows); ``SPARSITYLAB_BENCH_SETTING=tabular5`` or ``mnist5`` (5 seeds of the quick
+setting on the three tabular data sets, or on MNIST alone, written to
+``bench_feature_selection_<setting>.json``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ SETTINGS = {
     "quick": {"seeds": [0], "cv": 3, "lassonet_path_multiplier": 1.2, "mnist_rows": 1000},
     "tabular5": {"seeds": [0, 1, 2, 3, 4], "cv": 3, "lassonet_path_multiplier": 1.2,
                  "mnist_rows": 0},
+    "mnist5": {"seeds": [0, 1, 2, 3, 4], "cv": 3, "lassonet_path_multiplier": 1.2,
+               "mnist_rows": 1000, "only": ["mnist5k"]},
 }  # fmt: skip
 MNIST_K = 50
 
@@ -265,6 +268,8 @@ def main():
 
     setting_name, setting = _setting()
     datasets = _datasets(setting["mnist_rows"])
+    if "only" in setting:
+        datasets = {name: datasets[name] for name in setting["only"]}
     results, bars = {}, {}
     for name, (task, X, y, fixed_k) in datasets.items():
         runs = []
