@@ -8,8 +8,9 @@ MSE of both. Needs ``tensorflow`` (the ``bench`` extra).
 
 The Keras runs are *not* seeded, as in the report: seeding them (``keras.utils.set_random_seed``)
 makes Keras' array data adapter draw the same minibatch order in every epoch (its shuffle is a
-seeded random op inside a ``tf.data`` map, re-created identically each epoch; checked by recording
-the batches), which is not how the report trained. The seeded variant is kept for the record.
+seeded random op inside a ``tf.data`` map, re-created identically each epoch; recorded by
+``benchmarks/keras_semantics.py``), which is not how the report trained. The seeded variant is
+kept for the record.
 
 Ten runs give a mean with a standard error of about 0.2 (wide) and 0.7 (2-layer), so two further
 references pin down the engine itself on the wide model: sparsitylab over 100 seeds, and a plain
