@@ -257,3 +257,22 @@ def run_study(
 
 def iter_seeds(n: int) -> Iterable[int]:
     return range(int(n))
+
+
+# --- helpers shared by the studies' analysis functions ----------------------------------------
+def mean_sd(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of a list of numbers."""
+    import numpy as np
+
+    v = np.asarray(values, float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (studies never open windows)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task
+from sparsitylab.studies._framework import Study, Task, pyplot
 
 FEATURES = (
     "CRIM",
@@ -195,11 +195,7 @@ def tasks(config, seeds):
 
 # --- analysis -------------------------------------------------------------------------------
 def _figures(config, results):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     nets = {name: results[f"net/{name}"] for name, *_ in NETWORKS}
     labels = {name: label for name, label, *_ in NETWORKS}
     x = np.arange(len(FEATURES))

@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task
-from sparsitylab.studies.toy import _mean_sd, _plt
+from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
 
 CONFIG = {
     "n": 100, "p": 60, "rho": 0.7, "n_informative": 5, "noise": 0.5, "n_test": 500,
@@ -75,7 +74,7 @@ def _smallest_support(r, level, key="train_mse"):
 
 
 def analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     seeds, depths = config["seeds"], config["depths"]
     rows, metrics = [], {"matched": {}, "best_test": {}}
     for lev in config["mse_levels"]:
@@ -95,13 +94,13 @@ def analyze(config, results):
             nz.append(r["nnz"][i])
             fp.append(r["false_positives"][i])
             tp.append(r["true_positives"][i])
-        metrics["best_test"][str(d)] = {"test_mse": _mean_sd(te), "nnz": _mean_sd(nz),
-                                        "false_positives": _mean_sd(fp),
-                                        "true_positives": _mean_sd(tp)}  # fmt: skip
+        metrics["best_test"][str(d)] = {"test_mse": mean_sd(te), "nnz": mean_sd(nz),
+                                        "false_positives": mean_sd(fp),
+                                        "true_positives": mean_sd(tp)}  # fmt: skip
         best_rows.append({"depth": d, "penalty": f"l_{{2/{d}}}" if d > 2 else "l_1 (Lasso)",
-                          "best test MSE": _mean_sd(te)[0], "sd": _mean_sd(te)[1],
-                          "non-zeros there": _mean_sd(nz)[0], "false positives": _mean_sd(fp)[0],
-                          "informative found": f"{_mean_sd(tp)[0]:.1f} / "
+                          "best test MSE": mean_sd(te)[0], "sd": mean_sd(te)[1],
+                          "non-zeros there": mean_sd(nz)[0], "false positives": mean_sd(fp)[0],
+                          "informative found": f"{mean_sd(tp)[0]:.1f} / "
                                                f"{config['n_informative']}"})  # fmt: skip
     pairs = [
         (v[str(d)][s], v["2"][s])

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task
+from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
 
 CONFIG = {
     "n_alphas": 20,
@@ -264,22 +264,10 @@ def tasks(config, seeds):
 
 
 # --- analysis ------------------------------------------------------------------------------------
-def _ms(values):
-    v = np.asarray(values, float)
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _path_figure(results, keys, titles):
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(keys), figsize=(5.5 * len(keys), 6.5), squeeze=False)
     for j, (key, title) in enumerate(zip(keys, titles, strict=True)):
         r = results[key]
@@ -331,11 +319,11 @@ def analyze(config, results):
                 {
                     "depth": d,
                     "alpha / alpha_max": frac,
-                    "objective / skglm best (mean)": _ms(rat)[0],
+                    "objective / skglm best (mean)": mean_sd(rat)[0],
                     "max": float(np.max(rat)),
-                    "nnz network": _ms([row[f"d{d}"]["nnz"] for row in rs])[0],
-                    "nnz skglm from 0": _ms([row[f"d{d}"]["nnz_skglm_zero"] for row in rs])[0],
-                    "nnz Lasso (depth 2)": _ms([row["lasso_nnz"] for row in rs])[0],
+                    "nnz network": mean_sd([row[f"d{d}"]["nnz"] for row in rs])[0],
+                    "nnz skglm from 0": mean_sd([row[f"d{d}"]["nnz_skglm_zero"] for row in rs])[0],
+                    "nnz Lasso (depth 2)": mean_sd([row["lasso_nnz"] for row in rs])[0],
                     "max KKT / alpha": float(
                         np.max([row[f"d{d}"]["kkt_over_alpha"] for row in rs])
                     ),
@@ -377,12 +365,12 @@ def analyze(config, results):
             "max_rel_solution_diff": float(max(r["rel_solution_diff"] for r in nuc)),
             "max_gap": float(max(r["gap"] for r in nuc)),
             "ranks": [r["rank"] for r in nuc],
-            "missing_rel_error": _ms([r["missing_rel_error"] for r in nuc]),
+            "missing_rel_error": mean_sd([r["missing_rel_error"] for r in nuc]),
         },
     }
     synth_title = f"synthetic (seed 0), n={config['synthetic']['n']}, p={config['synthetic']['p']}"
     fig_paths = _path_figure(results, ["path/boston", "path/synthetic/0"], ["Boston", synth_title])
-    plt = _plt()
+    plt = pyplot()
     fig_nuc, ax = plt.subplots(figsize=(6, 3.6))
     for s, r in enumerate(nuc):
         ax.semilogy(np.arange(1, len(r["singular_values"]) + 1), np.maximum(r["singular_values"],

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task
-from sparsitylab.studies.toy import _mean_sd, _plt
+from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
 
 # === activation-regions ====
 REGIONS = {"hidden": [20, 20], "max_epochs": 600, "batch_size": 20, "lr": 0.01}
@@ -56,7 +55,7 @@ def regions_task(config, seeds):
 
 
 def regions_analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     r = results["fit"]
     H = np.asarray(r["hamming"], float)
     E = H.shape[1]
@@ -70,10 +69,10 @@ def regions_analyze(config, results):
         "hamming_decreases_all_seeds": bool(np.all(last < first)),
         "hamming_last_epoch": H[:, -1].tolist(),
         "patterns_per_epoch": int(200 * r["n_hidden_units"]),
-        "final_mse": _mean_sd(mse[:, -1]),
-        "final_max_error": _mean_sd(r["final_max_error"]),
+        "final_mse": mean_sd(mse[:, -1]),
+        "final_max_error": mean_sd(r["final_max_error"]),
         "n_regions": r["n_regions"],
-        "n_regions_mean": _mean_sd(r["n_regions"]),
+        "n_regions_mean": mean_sd(r["n_regions"]),
     }
     epochs = np.arange(1, E + 1)
     fig1, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -173,7 +172,7 @@ def mnist_task(config, seed):
 
 
 def mnist_analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     runs = [results[f"seed/{s}"] for s in range(config["seeds"])]
     cols = [c for c in runs[0] if c.startswith("grad_")]
     A = {c: np.asarray([r[c] for r in runs], float) for c in [*cols, "loss", "train_error",
@@ -181,13 +180,13 @@ def mnist_analyze(config, results):
     E = A["loss"].shape[1]
     metrics = {
         "epochs": E,
-        "test_error_first": _mean_sd(A["test_error"][:, 0]),
-        "test_error_last": _mean_sd(A["test_error"][:, -1]),
-        "train_error_last": _mean_sd(A["train_error"][:, -1]),
-        "loss_first": _mean_sd(A["loss"][:, 0]),
-        "loss_last": _mean_sd(A["loss"][:, -1]),
-        "grad_total_first": _mean_sd(A["grad_total"][:, 0]),
-        "grad_total_last": _mean_sd(A["grad_total"][:, -1]),
+        "test_error_first": mean_sd(A["test_error"][:, 0]),
+        "test_error_last": mean_sd(A["test_error"][:, -1]),
+        "train_error_last": mean_sd(A["train_error"][:, -1]),
+        "loss_first": mean_sd(A["loss"][:, 0]),
+        "loss_last": mean_sd(A["loss"][:, -1]),
+        "grad_total_first": mean_sd(A["grad_total"][:, 0]),
+        "grad_total_last": mean_sd(A["grad_total"][:, -1]),
         "grad_total_max": float(A["grad_total"].max()),
     }
     epochs = np.arange(1, E + 1)

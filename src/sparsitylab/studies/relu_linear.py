@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task
-from sparsitylab.studies.toy import _mean_sd, _plt
+from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
 
 CONFIG = {"n": 200, "d": 5, "noise": 0.1, "max_epochs": 3000, "lr": 0.01}
 QUICK = {"max_epochs": 1000}
@@ -122,18 +121,18 @@ def tasks(config, seeds):
 
 
 def analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     rows, metrics = [], {}
     for t in TARGETS:
         r = {k: np.asarray(v, float) for k, v in results[t].items()}
         ratio = r["relu"] / r["ls"]
         metrics[t] = {
-            "least_squares_loss": _mean_sd(r["ls"]),
-            "relu_loss": _mean_sd(r["relu"]),
+            "least_squares_loss": mean_sd(r["ls"]),
+            "relu_loss": mean_sd(r["relu"]),
             "relu_over_ls": ratio.tolist(),
             "relu_not_worse_fraction": float(np.mean(r["not_worse"])),
-            "nonneg_relu_loss": _mean_sd(r["nn_relu"]),
-            "nnls_loss": _mean_sd(r["nnls"]),
+            "nonneg_relu_loss": mean_sd(r["nn_relu"]),
+            "nnls_loss": mean_sd(r["nnls"]),
             "nonneg_over_nnls": (r["nn_relu"] / r["nnls"]).tolist(),
             "nonneg_over_ls_min": float(np.min(r["nn_relu"] / r["ls"])),
             "collapse_max_abs_diff": float(r["collapse_err"].max()),
@@ -143,7 +142,7 @@ def analyze(config, results):
                 "target": t,
                 "least squares": r["ls"].mean(),
                 "ReLU network": r["relu"].mean(),
-                "sd": _mean_sd(r["relu"])[1],
+                "sd": mean_sd(r["relu"])[1],
                 "network ≤ LS (seeds)": f"{int(r['not_worse'].sum())}/{len(ratio)}",
                 "non-negative ReLU net": r["nn_relu"].mean(),
                 "NNLS": r["nnls"].mean(),

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task
-from sparsitylab.studies.toy import _mean_sd, _plt
+from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
 
 CONFIG = {
     "n": 400, "p": 50, "cv": 3, "n_alphas": 10, "max_epochs": 600,
@@ -128,7 +127,7 @@ def _recovery(selected, support):
 
 
 def analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     seeds = config["seeds"]
     reg = [results[f"regression/{s}"] for s in range(seeds)]
     rows, found, false = [], {"network": [], "lasso": []}, {"network": [], "lasso": []}
@@ -156,7 +155,7 @@ def analyze(config, results):
         "mnist": {
             "n_pixels_network": [m["n_network"] for m in mn],
             "n_pixels_l1": [m["n_l1"] for m in mn],
-            **{f"accuracy_{k}": _mean_sd(v) for k, v in acc.items()},
+            **{f"accuracy_{k}": mean_sd(v) for k, v in acc.items()},
         },
     }  # fmt: skip
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -174,15 +173,15 @@ def analyze(config, results):
     axes[1].imshow(img.reshape(28, 28), cmap="viridis")
     axes[1].set(title=f"pixels the network selected ({seeds} seeds)", xticks=[], yticks=[])
     mrow = [{"pixels": "network path", "n": np.mean(metrics["mnist"]["n_pixels_network"]),
-             "test accuracy": acc["network"] and _mean_sd(acc["network"])[0],
-             "sd": _mean_sd(acc["network"])[1]},
+             "test accuracy": acc["network"] and mean_sd(acc["network"])[0],
+             "sd": mean_sd(acc["network"])[1]},
             {"pixels": "L1 logistic", "n": np.mean(metrics["mnist"]["n_pixels_l1"]),
-             "test accuracy": _mean_sd(acc["l1_logistic"])[0],
-             "sd": _mean_sd(acc["l1_logistic"])[1]},
+             "test accuracy": mean_sd(acc["l1_logistic"])[0],
+             "sd": mean_sd(acc["l1_logistic"])[1]},
             {"pixels": "random", "n": np.mean(metrics["mnist"]["n_pixels_network"]),
-             "test accuracy": _mean_sd(acc["random"])[0], "sd": _mean_sd(acc["random"])[1]},
-            {"pixels": "all", "n": 784, "test accuracy": _mean_sd(acc["all_pixels"])[0],
-             "sd": _mean_sd(acc["all_pixels"])[1]}]  # fmt: skip
+             "test accuracy": mean_sd(acc["random"])[0], "sd": mean_sd(acc["random"])[1]},
+            {"pixels": "all", "n": 784, "test accuracy": mean_sd(acc["all_pixels"])[0],
+             "sd": mean_sd(acc["all_pixels"])[1]}]  # fmt: skip
     rg = metrics["regression"]
     text_reg = [
         f"{config['n']} samples, {config['p']} features, 5 informative: two linear, one "

@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task
-from sparsitylab.studies.toy import _mean_sd, _plt
+from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
 
 NETWORKS = {
     "wide": [128],
@@ -60,7 +59,7 @@ def tasks(config, seeds):
 
 
 def analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     acts = config["activations"]
     metrics, rows = {}, []
     nets = config["networks"]
@@ -82,10 +81,10 @@ def analyze(config, results):
                 "last_hidden_b0": {str(c): at(last_hidden, c, "b0") for c in (0, 1)},
                 "last_hidden_b1": {str(c): at(last_hidden, c, "b1") for c in (0, 1)},
                 "b1_class1_by_layer": [
-                    _mean_sd(at(layer, 1, "b1"))[0] for layer in range(n_layers + 1)
+                    mean_sd(at(layer, 1, "b1"))[0] for layer in range(n_layers + 1)
                 ],
                 "b0_class0_by_layer": [
-                    _mean_sd(at(layer, 0, "b0"))[0] for layer in range(n_layers + 1)
+                    mean_sd(at(layer, 0, "b0"))[0] for layer in range(n_layers + 1)
                 ],
             }
             metrics[f"{net}/{act}"] = m
@@ -97,11 +96,11 @@ def analyze(config, results):
             m["last_hidden_simplified_fraction"] = float(np.mean(simple))
             rows.append({
                 "network": f"{net} {'-'.join(map(str, NETWORKS[net]))}", "activation": act,
-                "train accuracy": _mean_sd(r["accuracy"])[0],
-                "class 0 (b0, b1), last hidden": f"({_mean_sd(m['last_hidden_b0']['0'])[0]:.1f}, "
-                f"{_mean_sd(m['last_hidden_b1']['0'])[0]:.1f})",
-                "class 1 (b0, b1), last hidden": f"({_mean_sd(m['last_hidden_b0']['1'])[0]:.1f}, "
-                f"{_mean_sd(m['last_hidden_b1']['1'])[0]:.1f})",
+                "train accuracy": mean_sd(r["accuracy"])[0],
+                "class 0 (b0, b1), last hidden": f"({mean_sd(m['last_hidden_b0']['0'])[0]:.1f}, "
+                f"{mean_sd(m['last_hidden_b1']['0'])[0]:.1f})",
+                "class 1 (b0, b1), last hidden": f"({mean_sd(m['last_hidden_b0']['1'])[0]:.1f}, "
+                f"{mean_sd(m['last_hidden_b1']['1'])[0]:.1f})",
                 "both classes (1, 0) there": f"{m['last_hidden_simplified_fraction']:.0%}",
             })  # fmt: skip
             ls = "-" if act == "relu" else "--"

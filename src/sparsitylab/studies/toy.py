@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task
+from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
 
 NOISE_VARIANCE = 0.04
 BASE = {
@@ -64,20 +64,6 @@ def fit_seeds(params, seeds, n_samples=10, data_seed=0, curves=False):
     return out
 
 
-def _mean_sd(values):
-    v = np.asarray(values, float)
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 # === early-stopping ====
 def early_stopping_task(config, seeds):
     from sparsitylab import SparseMLPRegressor
@@ -120,7 +106,7 @@ def ridge_demo_task(config):
 
 
 def early_stopping_analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     r = results["fit"]
     best = np.asarray(r["best_epoch"])
     E = config["max_epochs"]
@@ -129,8 +115,8 @@ def early_stopping_analyze(config, results):
         "max_epochs": E,
         "best_epoch": best.tolist(),
         "best_epoch_seed0": int(best[0]),
-        "best_test_mse": _mean_sd(r["best_test_mse"]),
-        "final_test_mse": _mean_sd(r["final_test_mse"]),
+        "best_test_mse": mean_sd(r["best_test_mse"]),
+        "final_test_mse": mean_sd(r["final_test_mse"]),
         "refit_test_mse_seed0": r["refit_test_mse"],
         "noise_variance": NOISE_VARIANCE,
         "optimum_inside": bool(np.all((best > 0) & (best < E - 1))),
@@ -273,7 +259,7 @@ def weight_penalty_tasks(config, seeds):
 
 
 def weight_penalty_analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     alphas = config["alphas"]
     rows, metrics = [], {"noise_variance": NOISE_VARIANCE}
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -305,7 +291,7 @@ def weight_penalty_analyze(config, results):
     b.set(xscale="log", yscale="log", xlabel="alpha", ylabel="sum |w|", title="Weight magnitude")
     a.legend(), b.legend()
     widths = config["widths"]
-    wm = [_mean_sd(results[f"width/{w}"]["test_mse"]) for w in widths]
+    wm = [mean_sd(results[f"width/{w}"]["test_mse"]) for w in widths]
     metrics["widths"] = {str(w): m for w, m in zip(widths, wm, strict=True)}
     best_reg = min(metrics["l2"]["best_test_mse"], metrics["l1"]["best_test_mse"])
     close = [w for w, m in zip(widths, wm, strict=True) if m[0] <= 1.25 * best_reg]
@@ -385,10 +371,10 @@ def variant_task(config, seeds, variant):
 
 
 def ensembles_analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     rows, metrics = [], {}
     for key, (label, _) in VARIANTS.items():
-        m = _mean_sd(results[key]["test_mse"])
+        m = mean_sd(results[key]["test_mse"])
         metrics[key] = {
             "test_mse_mean": m[0],
             "test_mse_sd": m[1],
@@ -452,10 +438,10 @@ def size_task(config, seeds, n):
 
 
 def sample_size_analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     sizes = config["sizes"]
-    stats = [_mean_sd(results[f"n/{n}"]["test_mse"]) for n in sizes]
-    train = [_mean_sd(results[f"n/{n}"]["train_mse"]) for n in sizes]
+    stats = [mean_sd(results[f"n/{n}"]["test_mse"]) for n in sizes]
+    train = [mean_sd(results[f"n/{n}"]["train_mse"]) for n in sizes]
     metrics = {
         "sizes": sizes,
         "test_mse": [s[0] for s in stats],
@@ -598,7 +584,7 @@ def optimizer_tasks(config, seeds):
 
 
 def optimizers_analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     metrics, sections = {}, []
     for group, title in (
         ("opt", "Optimizers (full batch)"),
@@ -619,7 +605,7 @@ def optimizers_analyze(config, results):
                 continue
             loss = np.asarray(r["loss"])
             ax.plot(np.arange(1, loss.shape[1] + 1), loss.mean(0), label=label)
-            m = _mean_sd(r["final_mse"])
+            m = mean_sd(r["final_mse"])
             metrics[k] = metrics.get(k) or {
                 "final_mse": m[0],
                 "final_sd": m[1],

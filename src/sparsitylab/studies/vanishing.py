@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task
-from sparsitylab.studies.toy import _mean_sd, _plt
+from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
 
 CONFIG = {"lengths": [5, 10], "n_epochs": 100, "lr": 0.01, "x": 0.5}
 QUICK = {"n_epochs": 50}
@@ -75,7 +74,7 @@ def tasks(config, seeds):
 
 
 def analyze(config, results):
-    plt = _plt()
+    plt = pyplot()
     rows, metrics = [], {}
     for L in config["lengths"]:
         for act in ("sigmoid", "relu"):
@@ -83,8 +82,8 @@ def analyze(config, results):
             lg = np.log10(r["first_over_last"])
             m = {
                 "log10_first_over_last": lg.tolist(),
-                "log10_first_over_last_mean": _mean_sd(lg)[0],
-                "log10_first_over_last_sd": _mean_sd(lg)[1],
+                "log10_first_over_last_mean": mean_sd(lg)[0],
+                "log10_first_over_last_sd": mean_sd(lg)[1],
                 "decades_per_layer": float(np.mean(lg) / (L - 2)),
             }
             metrics[f"{act}/{L}"] = m
