@@ -241,13 +241,10 @@ _BATCHED = {}
 def _finish(X, y, G, c, b_net, alpha, kkt_rel=1e-10):
     """The exact step on the network's support and signs, certified by the KKT conditions; a fit
     whose check fails is finished by the working-set solver."""
-    p = c.size
-    b = _lasso_exact(G, c, _identify(b_net, np.arange(p)), alpha)
-    off = np.abs(c - G @ b)
-    off[b != 0] = 0.0
-    if np.all(np.sign(b[b != 0]) == np.sign((c - G @ b)[b != 0])) and off.max(
-        initial=0.0
-    ) <= alpha * (1.0 + kkt_rel):
+    b = _lasso_exact(G, c, _identify(b_net, np.arange(c.size)), alpha)
+    S = np.flatnonzero(b)
+    g = (c - G @ b)[:, None]
+    if _certified(S, np.sign(b[S]), b[S][:, None], g, np.array([alpha]), kkt_rel)[0]:
         return SolveResult(beta=b, converged=True)
     return fit_quadratic(X, y, alpha, L1(), beta0=b)
 
