@@ -1,10 +1,11 @@
 """The report's Keras networks over seeds, beside sparsitylab's (the Boston study's spread).
 
 ``bench_boston_study`` compares sparsitylab's mean over 10 seeds with one Keras run; one run is
-one draw. This trains the report's 2-layer and wide Keras models (L2 1e-3, Adam, batches of 32,
-early stopping patience 10 on the last 20% of the training rows, 100 epochs) 10 times each,
-and sparsitylab's same networks with 10 seeds, and reports mean and standard deviation of the test
-MSE of both. Needs ``tensorflow`` (the ``bench`` extra).
+one draw. This trains the report's 2-layer, wide, deep and bottleneck Keras models (L2 1e-3,
+Adam, batches of 32, early stopping patience 10 on the last 20% of the training rows, at most 100
+epochs: the report's protocol, cap included) 10 times each, and sparsitylab's same networks with
+10 seeds under the same cap, and reports mean and standard deviation of the test MSE of both.
+Needs ``tensorflow`` (the ``bench`` extra).
 
 The Keras runs are *not* seeded, as in the report: seeding them (``keras.utils.set_random_seed``)
 makes Keras' array data adapter draw the same minibatch order in every epoch (its shuffle is a
@@ -47,7 +48,7 @@ def _keras(names, seeded=False):
     for name, _, hidden, use_l2, _ in boston.NETWORKS:
         if name not in names:
             continue
-        mses = []
+        mses, epochs = [], []
         for run in range(SEEDS):
             if seeded:
                 tf.keras.utils.set_random_seed(run)
@@ -56,9 +57,17 @@ def _keras(names, seeded=False):
             model = Sequential([Input((Xtr.shape[1],)), *layers, Dense(1)])
             model.compile(optimizer="adam", loss="mse")
             stop = EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
-            model.fit(Xtr, ytr, epochs=100, validation_split=0.2, callbacks=[stop], verbose=0)
+            hist = model.fit(
+                Xtr, ytr, epochs=100, validation_split=0.2, callbacks=[stop], verbose=0
+            )
             mses.append(float(mean_squared_error(yte, model.predict(Xte, verbose=0))))
-        out[name] = {"test_mse": mses, "mean": float(np.mean(mses)), "std": float(np.std(mses))}
+            epochs.append(len(hist.history["loss"]))
+        out[name] = {
+            "test_mse": mses,
+            "mean": float(np.mean(mses)),
+            "std": float(np.std(mses)),
+            "epochs": epochs,
+        }
     return out
 
 
@@ -125,17 +134,19 @@ def _plain_jax_order_effect(hidden=128, runs=100):
 def main():
     from sparsitylab.studies import boston
 
-    names = ("two_layer", "wide")
+    names = ("two_layer", "wide", "deep", "bottleneck")
+    cap = boston.CONFIG["report_max_epochs"]  # the report's protocol, as the Keras runs
     ours = {}
     for name, _, hidden, use_l2, _ in boston.NETWORKS:
         if name in names:
-            mse = boston.network_task(boston.CONFIG, name, hidden, use_l2, SEEDS)["test_mse"]
+            mse = boston.network_task(boston.CONFIG, name, hidden, use_l2, SEEDS, cap)["test_mse"]
             ours[name] = {
                 "test_mse": [float(v) for v in mse],
                 "mean": float(np.mean(mse)),
                 "std": float(np.std(mse)),
             }
-    wide100 = np.asarray(boston.network_task(boston.CONFIG, "wide", (128,), True, 100)["test_mse"])
+    wide100 = boston.network_task(boston.CONFIG, "wide", (128,), True, 100, cap)["test_mse"]
+    wide100 = np.asarray(wide100)
     ours["wide_100_seeds"] = {"mean": float(wide100.mean()), "std": float(wide100.std())}
     try:
         keras = _keras(names)

@@ -38,6 +38,9 @@ def _check_boston(m):
     assert all(len(n["test_mse"]) == m["seeds"] for n in nets.values())
     assert nets["deep"]["test_mse_mean"] < nets["two_layer"]["test_mse_mean"]
     assert nets["wide_no_l2"]["l2"] == 0.0 and nets["wide"]["l2"] == 1e-3
+    capped = m["networks_report_cap"]  # the report's epoch cap: early stopping never acts on it
+    assert capped["two_layer"]["fraction_at_cap"] == 1.0
+    assert nets["two_layer"]["test_mse_mean"] < capped["two_layer"]["test_mse_mean"]
     if "hadamard" in m:  # the network equals the Lasso: certified optimum
         assert m["hadamard"]["certificate"]["duality_gap"] < 1e-8
         assert abs(m["hadamard"]["test_mse"] - m["lasso"]["test_mse_full"]) < 0.05
