@@ -10,10 +10,11 @@ same hidden layer sizes.
 
 * Timed (the bar): each library's cross-validated path estimator fitted on the training rows,
   with the same number of folds: ``SparseMLPRegressorCV`` / ``SparseMLPClassifierCV`` (defaults:
-  group lasso on the inputs, proximal SGD, 12 alphas, relaxed refits) against
-  ``LassoNetRegressorCV`` / ``LassoNetClassifierCV`` (its defaults except ``hidden_dims`` and, in
-  the quick setting, a coarser ``path_multiplier``, which makes LassoNet faster). sparsitylab's
-  time includes JAX compilation (the first fit of each shape in the process).
+  group lasso on the inputs, proximal SGD, a monotone warm path over 24 alphas, relaxed refits)
+  against ``LassoNetRegressorCV`` / ``LassoNetClassifierCV`` (its defaults except
+  ``hidden_dims`` and, in the quick setting, a coarser ``path_multiplier``, which makes LassoNet
+  faster). sparsitylab's time includes JAX compilation (the first fit of each shape in the
+  process).
 * Equal number of features: ``k`` is the number of features sparsitylab's CV selects (MNIST:
   ``k = 50``). LassoNet's set is the point of its path with exactly ``k`` features (its CV path
   when that reaches one, else a full ``LassoNet*.path`` on the training rows, untimed); when no

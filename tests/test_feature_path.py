@@ -12,7 +12,12 @@ from sklearn.linear_model import LassoCV
 from sparsitylab import SparseMLPClassifier, SparseMLPRegressor, SparseMLPRegressorCV
 from sparsitylab.datasets import make_sparse_regression
 from sparsitylab.engine.penalties import GroupLasso, HadamardInput
-from sparsitylab.estimators.path import leave_alphas
+from sparsitylab.estimators.path import (
+    default_warm_epochs,
+    effective_first_layer,
+    estimator_path,
+    leave_alphas,
+)
 
 
 def _standard(X, y):
@@ -84,6 +89,42 @@ def test_leave_alphas_definition():
     alphas = np.array([0.1, 0.2, 0.4])
     sel = np.array([[1, 1, 0, 1], [1, 0, 0, 1], [0, 0, 0, 1]], bool)
     np.testing.assert_array_equal(leave_alphas(alphas, sel), [0.4, 0.2, 0.0, np.inf])
+
+
+def test_monotone_path_keeps_a_dropped_row_at_zero_where_the_free_path_readmits_it():
+    # 8 of 20 correlated features, noisy: the free warm path drops feature 4 and brings it back
+    X, y, _ = make_sparse_regression(200, 20, 8, rho=0.7, noise=3.0, random_state=0)
+    X, y = _standard(X, y)
+    kw = dict(
+        penalty="group_input", optimizer="sgd", learning_rate=0.1, max_epochs=300, random_state=0
+    )
+
+    def rows(path):  # read off the weights themselves, not the path's bookkeeping
+        return np.stack([np.any(effective_first_layer(p)[0] != 0, axis=1) for p, _ in path.params])
+
+    free = estimator_path(
+        SparseMLPRegressor((16,), **kw), X, y, n_alphas=10, monotone=False, return_params=True
+    )
+    model = SparseMLPRegressor((16,), **kw)
+    held = model.path(X, y, n_alphas=10, return_params=True)  # monotone by default
+    free_rows, held_rows = rows(free), rows(held)
+    readmitted = [np.any(~free_rows[i] & free_rows[i + 1 :]) for i in range(len(free_rows))]
+    assert any(readmitted)
+    # once a row is exactly zero it is exactly zero at every larger alpha: nested sets
+    assert np.all(held_rows[1:] <= held_rows[:-1])
+    np.testing.assert_array_equal(held_rows, held.selected)
+    # so each feature is in the model below its leave alpha and out from it on
+    assert held.n_selected[0] == 20 and held.n_selected[-1] < 20
+    for j, a in enumerate(model.feature_importances_):
+        np.testing.assert_array_equal(held_rows[:, j], held.alphas < a)
+
+
+def test_warm_epochs_give_max_epochs_per_decade_whatever_the_number_of_alphas():
+    for n_alphas in (12, 24):
+        alphas = np.geomspace(1e-3, 1.0, n_alphas)  # three decades
+        steps = default_warm_epochs(800, alphas)
+        assert steps * (n_alphas - 1) >= 3 * 800 > (steps - 1) * (n_alphas - 1)
+    assert default_warm_epochs(800, [0.0, 0.1, 1.0]) == 400  # one decade over two steps
 
 
 def test_warm_and_batched_paths_agree_on_the_informative_set_and_are_reproducible():

@@ -297,8 +297,12 @@ class SparseMLPBase(BaseEstimator):
         return_params=False,
         warm_epochs=None,
         relax_epochs=0,
+        monotone=True,
     ):
-        """Fit along a grid of penalty strengths; see :func:`sparsitylab.estimators.path.fit_path`.
+        """Fit along a grid of penalty strengths; see :mod:`sparsitylab.estimators.path`.
+
+        With ``monotone=True`` (warm paths) an input whose first-layer row is exactly zero at one
+        alpha stays out for every larger alpha, so the selected sets are nested.
 
         Returns a :class:`~sparsitylab.estimators.path.FeaturePath` (also stored as ``path_``);
         the estimator is left fitted at the alpha of least validation loss (``alpha_``), and
@@ -317,6 +321,7 @@ class SparseMLPBase(BaseEstimator):
             return_params=return_params,
             warm_epochs=warm_epochs,
             relax_epochs=relax_epochs,
+            monotone=monotone,
         )
 
     # --- prediction -------------------------------------------------------------------------

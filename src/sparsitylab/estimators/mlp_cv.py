@@ -1,13 +1,13 @@
 """``SparseMLPRegressorCV`` and ``SparseMLPClassifierCV``: alpha chosen by K-fold cross-validation
 along a feature-selection path, then a refit.
 
-``fit`` runs the path of :mod:`sparsitylab.estimators.path` with the ``cv`` folds as members of
-one program (fold ``k`` trains on the rows of weight 1 in its training mask and is scored on its
-held-out rows; the data are never copied), picks the alpha of least mean validation loss
-(``selection="min"``) or the sparsest one within one standard error of it (``"1se"``), and refits
-the path on all rows to reach that alpha. Each path point is judged after a *relaxed* refit
-(``relax_epochs`` of training with no penalty and the dropped inputs held at zero), so the
-cross-validation compares selected feature sets rather than shrunken weights.
+``fit`` runs the (by default monotone, warm-started) path of :mod:`sparsitylab.estimators.path`
+with the ``cv`` folds as members of one program (fold ``k`` trains on the rows of weight 1 in its
+training mask and is scored on its held-out rows; the data are never copied), picks the alpha of
+least mean validation loss (``selection="min"``) or the sparsest one within one standard error of
+it (``"1se"``), and refits the path on all rows to reach that alpha. Each path point is judged
+after a *relaxed* refit (``relax_epochs`` of training with no penalty and the dropped inputs held
+at zero), so the cross-validation compares selected feature sets rather than shrunken weights.
 
 ``refit_dense=True`` then trains an unpenalized network on the selected columns only
 (``dense_estimator_``) and predicts with it: "fit again on what was found".
@@ -31,6 +31,7 @@ from sparsitylab.estimators.path import (
     choose,
     cv_folds,
     default_alphas,
+    default_warm_epochs,
     feature_names,
     run_path,
     selected_mask,
@@ -43,6 +44,7 @@ class _PathCV:
         "n_alphas": [Interval(Integral, 2, None, closed="left")],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "warm_start": ["boolean"],
+        "monotone": ["boolean"],
         "warm_epochs": [Interval(Integral, 1, None, closed="left"), None],
         "relax_epochs": [Interval(Integral, 0, None, closed="left"), None],
         "selection": [StrOptions({"min", "1se"})],
@@ -55,8 +57,8 @@ class _PathCV:
         optimizer="sgd", learning_rate=0.1, batch_size=None, max_epochs=800,
         early_stopping=False, validation_fraction=0.2, patience=10, min_delta=0.0,
         n_estimators=1, bootstrap=False, record=(), random_state=None, verbose=0,
-        alphas=None, n_alphas=12, cv=5, warm_start=True, warm_epochs=None, relax_epochs=None,
-        selection="min", refit_dense=False,
+        alphas=None, n_alphas=24, cv=5, warm_start=True, monotone=True, warm_epochs=None,
+        relax_epochs=None, selection="min", refit_dense=False,
     ):  # fmt: skip
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, penalty=penalty,
@@ -71,13 +73,14 @@ class _PathCV:
         self.n_alphas = n_alphas
         self.cv = cv
         self.warm_start = warm_start
+        self.monotone = monotone
         self.warm_epochs = warm_epochs
         self.relax_epochs = relax_epochs
         self.selection = selection
         self.refit_dense = refit_dense
 
-    def _epochs(self):
-        warm = self.warm_epochs or max(1, int(self.max_epochs) // 4)
+    def _epochs(self, alphas):
+        warm = self.warm_epochs or default_warm_epochs(int(self.max_epochs), alphas)
         relax = (
             self.relax_epochs
             if self.relax_epochs is not None
@@ -109,10 +112,11 @@ class _PathCV:
             alphas = default_alphas(network, config.loss, X, Y, ones, keys[0], int(self.n_alphas))
         else:
             alphas = check_alphas(self.alphas)
-        warm, relax = self._epochs()
+        warm, relax = self._epochs(alphas)
         cv_run = run_path(
-            self, network, config, data, keys, train_w, val_w, alphas, self.warm_start, warm, relax
-        )
+            self, network, config, data, keys, train_w, val_w, alphas, self.warm_start, warm, relax,
+            self.monotone,
+        )  # fmt: skip
         best = choose(cv_run.val_loss, self.selection)
         # refit on every row along the same grid (features leave as alpha grows)
         full = run_path(
@@ -127,6 +131,7 @@ class _PathCV:
             self.warm_start,
             warm,
             relax,
+            self.monotone,
         )
         self._store(network, full.results[best], slice(0, 1))
         self.alphas_ = alphas
@@ -167,13 +172,15 @@ class SparseMLPRegressorCV(_PathCV, SparseMLPRegressor):
     """:class:`SparseMLPRegressor` with alpha chosen by K-fold cross-validation along a
     feature-selection path (default ``penalty="group_input"``), then refitted on all rows.
 
-    Extra parameters: ``alphas`` (grid; default ``n_alphas`` values, geometric), ``cv`` (folds),
-    ``warm_start`` (walk up the grid from the previous fit; else every (alpha, fold) is one batched
-    member), ``warm_epochs`` and ``relax_epochs`` (default ``max_epochs // 4`` each),
-    ``selection`` ("min" or "1se"), ``refit_dense`` (an unpenalized network on the selected
-    columns). Defaults favour selection: full-batch proximal SGD (``learning_rate=0.1``), whose
-    proximal step is the exact group-lasso prox; with Adam the step sizes are rescaled per weight
-    and rows reach zero only for much larger alphas.
+    Extra parameters: ``alphas`` (grid; default ``n_alphas`` values, geometric over three
+    decades), ``cv`` (folds), ``warm_start`` (walk up the grid from the previous fit; else every
+    (alpha, fold) is one batched member), ``monotone`` (warm paths: a dropped input stays out at
+    every larger alpha, so the selected sets are nested), ``warm_epochs`` (default ``max_epochs``
+    per decade of the grid), ``relax_epochs`` (default ``max_epochs // 4``), ``selection``
+    ("min" or "1se"), ``refit_dense`` (an unpenalized network on the selected columns).
+    Defaults favour selection: full-batch proximal SGD (``learning_rate=0.1``), whose proximal
+    step is the exact group-lasso prox; with Adam the step sizes are rescaled per weight and rows
+    reach zero only for much larger alphas.
 
     Attributes (beside the estimator's): ``alpha_``, ``alphas_``, ``mse_path_`` (validation loss,
     ``(n_alphas, cv)``), ``path_`` (:class:`~sparsitylab.estimators.path.FeaturePath`),

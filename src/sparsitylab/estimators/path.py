@@ -10,10 +10,17 @@ make dropped rows exactly zero, so the count is exact, not a threshold.
 Two ways to run it, both on the training engine:
 
 * ``warm_start=True``: the alphas are visited in increasing order, each fit starting from the
-  previous one's parameters (the first one trains ``max_epochs``, the others ``warm_epochs``).
-  Features leave one by one as alpha grows. One compiled program serves every alpha (the
-  starting parameters are traced inputs), and the folds of a cross-validation are ``vmap``-ed
-  members of it.
+  previous one's parameters (the first one trains ``max_epochs``, the others ``warm_epochs``,
+  by default ``max_epochs`` per decade of the grid: :func:`default_warm_epochs`). One compiled
+  program serves every alpha (the starting parameters are traced inputs), and the folds of a
+  cross-validation are ``vmap``-ed members of it. With ``monotone=True`` (the default) the path
+  is *hierarchical*: a row that is exactly zero after the fit at ``alpha_i`` is held at zero (a
+  ``Mask`` prox after every step) for every ``alpha > alpha_i``, so the selected sets are nested,
+  ``S(alpha_1) >= S(alpha_2) >= ...``, and the alpha at which a feature leaves is unambiguous.
+  With the rest of the network fixed this is exact (a zero row stays optimal while its gradient
+  norm is at most alpha, and alpha only grows); without the hold, rows that the inexact warm fits
+  drop can come back at larger alphas as the rest moves (a Boston path went 13, ..., 3, 2, 7
+  features).
 * ``warm_start=False``: every (alpha, fold) pair is one member of a single ``vmap``-ed engine run,
   each from the same initial weights as its fold.
 
@@ -25,6 +32,7 @@ point, so a path started from the sparse end could never bring a feature back.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -112,6 +120,18 @@ def _largest_feature_gradient(network, loss_name):
     return jax.jit(largest)
 
 
+def default_warm_epochs(max_epochs, alphas) -> int:
+    """Epochs of each warm-started fit after the first: ``max_epochs`` per decade of the grid,
+    ``ceil(max_epochs * log10(alpha_A / alpha_1) / (A - 1))`` over its positive alphas (one
+    decade when fewer than two are positive). The path then moves through alpha at the same
+    speed whatever ``A``: more alphas record the same trajectory more finely, they do not train
+    it longer."""
+    a = np.asarray(alphas, float)
+    pos = a[a > 0]
+    decades = float(np.log10(pos[-1] / pos[0])) if len(pos) > 1 else 1.0
+    return max(1, math.ceil(max_epochs * decades / max(len(a) - 1, 1)))
+
+
 def check_alphas(alphas) -> np.ndarray:
     a = np.asarray(alphas, dtype=float).ravel()
     if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0):
@@ -133,13 +153,22 @@ class PathRun:
     penalized: list
 
 
-def _members(est, alpha, keys, train_w, val_w):
+def _members(est, penalty, keys, train_w, val_w, masks=None):
+    """One member per fold; with ``masks`` (from :func:`row_masks`) fold ``f`` also keeps its
+    dropped first-layer rows at exactly zero."""
     _, opt, rate = est._hyper()
-    penalty = make_penalty(est.penalty, float(alpha), est.l1_ratio, est.max_norm)
+
+    def held(f):
+        return penalty if masks is None else Sum((*penalty.terms, Mask(tuple(m[f] for m in masks))))
+
     return [
-        Member(k, penalty, opt, rate, tw, vw)
-        for k, tw, vw in zip(keys, train_w, val_w, strict=True)
+        Member(k, held(f), opt, rate, tw, vw)
+        for f, (k, tw, vw) in enumerate(zip(keys, train_w, val_w, strict=True))
     ]
+
+
+def _penalty(est, alpha):
+    return make_penalty(est.penalty, float(alpha), est.l1_ratio, est.max_norm)
 
 
 def row_masks(params):
@@ -155,14 +184,9 @@ def relax(est, network, config, data, keys, train_w, val_w, res, epochs):
     """The relaxed refit of one path point: continue from its parameters with no penalty but the
     selected inputs fixed (the dropped rows held at exactly zero), so the validation loss judges
     the selected *set* rather than the shrunken weights (the relaxed lasso)."""
-    _, opt, rate = est._hyper()
-    masks = row_masks(res.params)
-    members = stack_members([
-        Member(k, Sum((Mask(tuple(m[f] for m in masks)),)), opt, rate, tw, vw)
-        for f, (k, tw, vw) in enumerate(zip(keys, train_w, val_w, strict=True))
-    ])  # fmt: skip
+    members = _members(est, Sum(()), keys, train_w, val_w, row_masks(res.params))
     cfg = dataclasses.replace(config, max_epochs=int(epochs))
-    return train_from(network, cfg, data, members, res.params, res.state)
+    return train_from(network, cfg, data, stack_members(members), res.params, res.state)
 
 
 def run_path(
@@ -177,9 +201,12 @@ def run_path(
     warm_start,
     warm_epochs,
     relax_epochs=0,
+    monotone=False,
 ):
     """Train ``est``'s network at every alpha for every fold (rows of ``train_w``/``val_w``);
-    with ``relax_epochs > 0`` each point is judged (and returned) after its relaxed refit."""
+    with ``relax_epochs > 0`` each point is judged (and returned) after its relaxed refit; with
+    ``monotone`` (warm paths) a row that is exactly zero at one alpha is held at zero for every
+    larger alpha."""
     start = time.perf_counter()
     F = len(keys)
     results = []
@@ -187,7 +214,9 @@ def run_path(
         warm_config = dataclasses.replace(config, max_epochs=int(warm_epochs))
         params, state = init_members(network, jnp.stack(keys))
         for i, alpha in enumerate(alphas):
-            members = stack_members(_members(est, alpha, keys, train_w, val_w))
+            masks = row_masks(params) if monotone else None
+            members = _members(est, _penalty(est, alpha), keys, train_w, val_w, masks)
+            members = stack_members(members)
             res = train_from(
                 network, config if i == 0 else warm_config, data, members, params, state
             )
@@ -199,7 +228,7 @@ def run_path(
     else:
         members = []
         for alpha in alphas:
-            members += _members(est, alpha, keys, train_w, val_w)
+            members += _members(est, _penalty(est, alpha), keys, train_w, val_w)
         res = train(network, config, data, stack_members(members))
         for i in range(len(alphas)):
             sl = slice(i * F, (i + 1) * F)
@@ -319,6 +348,7 @@ def estimator_path(
     return_params=False,
     warm_epochs=None,
     relax_epochs=0,
+    monotone=True,
 ):
     """``est.path(...)``: a path with one validation split, the estimator left fitted at the
     alpha of least validation loss."""
@@ -353,10 +383,11 @@ def estimator_path(
     if alphas is None:
         alphas = default_alphas(network, config.loss, data.X, data.y, tw, keys[0], int(n_alphas))
     alphas = check_alphas(alphas)
-    warm_epochs = warm_epochs or max(1, int(est.max_epochs) // 4)
+    warm_epochs = warm_epochs or default_warm_epochs(int(est.max_epochs), alphas)
     run = run_path(
-        est, network, config, data, keys, [tw], [vw], alphas, warm_start, warm_epochs, relax_epochs
-    )
+        est, network, config, data, keys, [tw], [vw], alphas, warm_start, warm_epochs,
+        relax_epochs, monotone,
+    )  # fmt: skip
     best = choose(run.val_loss)
     path = FeaturePath(
         alphas=alphas, val_loss=run.val_loss.mean(axis=1), val_loss_folds=run.val_loss,
