@@ -57,7 +57,7 @@ class _PathCV:
         optimizer="sgd", learning_rate=0.1, batch_size=None, max_epochs=800,
         early_stopping=False, validation_fraction=0.2, patience=10, min_delta=0.0,
         n_estimators=1, bootstrap=False, record=(), random_state=None, verbose=0,
-        alphas=None, n_alphas=24, cv=5, warm_start=True, monotone=True, warm_epochs=None,
+        alphas=None, n_alphas=12, cv=5, warm_start=True, monotone=True, warm_epochs=None,
         relax_epochs=None, selection="min", refit_dense=False,
     ):  # fmt: skip
         super().__init__(

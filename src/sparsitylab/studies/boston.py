@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, pyplot
+from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
 
 FEATURES = (
     "CRIM",
@@ -286,14 +286,11 @@ def analyze(config, results):
     rows, metrics_nets = [], {}
     for name, label, hidden, l2, report_mse in NETWORKS:
         r = results[f"net/{name}"]
-        mse, r2 = np.asarray(r["test_mse"]), np.asarray(r["r2"])
-        m = {
-            "hidden": list(hidden),
-            "l2": config["l2"] if l2 else 0.0,
-            "test_mse_mean": mse.mean(),
-            "test_mse_std": mse.std(ddof=1) if len(mse) > 1 else 0.0,
-            "r2_mean": r2.mean(),
-            "r2_std": r2.std(ddof=1) if len(r2) > 1 else 0.0,
+        mse = np.asarray(r["test_mse"])
+        m = {"hidden": list(hidden), "l2": config["l2"] if l2 else 0.0}
+        m["test_mse_mean"], m["test_mse_std"] = mean_sd(mse)
+        m["r2_mean"], m["r2_std"] = mean_sd(r["r2"])
+        m |= {
             "test_mse": mse.tolist(),
             "epochs_mean": float(np.mean(r["epochs"])),
             "report_test_mse": report_mse,
@@ -468,13 +465,9 @@ def _report_protocol(config, results):
     for name, label, *_ in NETWORKS:
         r = results[f"net_capped/{name}"]
         mse, epochs = np.asarray(r["test_mse"]), np.asarray(r["epochs"])
-        m = {
-            "max_epochs": cap,
-            "test_mse_mean": mse.mean(),
-            "test_mse_std": mse.std(ddof=1) if len(mse) > 1 else 0.0,
-            "test_mse": mse.tolist(),
-            "fraction_at_cap": float(np.mean(epochs >= cap)),
-        }
+        m = {"max_epochs": cap}
+        m["test_mse_mean"], m["test_mse_std"] = mean_sd(mse)
+        m |= {"test_mse": mse.tolist(), "fraction_at_cap": float(np.mean(epochs >= cap))}
         metrics[name] = m
         main = results[f"net/{name}"]
         rows.append(
