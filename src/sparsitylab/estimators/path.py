@@ -201,7 +201,7 @@ def run_path(
     warm_start,
     warm_epochs,
     relax_epochs=0,
-    monotone=False,
+    monotone=True,
 ):
     """Train ``est``'s network at every alpha for every fold (rows of ``train_w``/``val_w``);
     with ``relax_epochs > 0`` each point is judged (and returned) after its relaxed refit; with
