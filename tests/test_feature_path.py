@@ -12,11 +12,16 @@ from sklearn.linear_model import LassoCV
 from sparsitylab import SparseMLPClassifier, SparseMLPRegressor, SparseMLPRegressorCV
 from sparsitylab.datasets import make_sparse_regression
 from sparsitylab.engine.penalties import GroupLasso, HadamardInput
+from sparsitylab.engine.trainer import Data
 from sparsitylab.estimators.path import (
+    _prepare,
+    cv_folds,
     default_warm_epochs,
     effective_first_layer,
     estimator_path,
     leave_alphas,
+    relax,
+    run_path,
 )
 
 
@@ -125,6 +130,37 @@ def test_warm_epochs_give_max_epochs_per_decade_whatever_the_number_of_alphas():
         steps = default_warm_epochs(800, alphas)
         assert steps * (n_alphas - 1) >= 3 * 800 > (steps - 1) * (n_alphas - 1)
     assert default_warm_epochs(800, [0.0, 0.1, 1.0]) == 400  # one decade over two steps
+
+
+def test_refit_path_beside_the_folds_and_batched_relaxed_refits_match_separate_runs():
+    # the CV estimator trains its every-row refit path as one more member of the folds' path,
+    # and all relaxed refits of a path at once; each member's numbers depend only on itself
+    X, y, _ = _linear(n=120, p=8, seed=2)
+    est = SparseMLPRegressor((8,), penalty="group_input", optimizer="sgd", learning_rate=0.1,
+                             max_epochs=60, random_state=0)  # fmt: skip
+    X, y, Y, n_out = _prepare(est, X, y)
+    rng = np.random.RandomState(0)
+    train_w, val_w = cv_folds(est, Y, 3, rng)
+    keys = est._member_keys(rng, 3)
+    network, config, data = est._network(X.shape[1], n_out), est._config(), Data(X, Y)
+    alphas = np.geomspace(0.02, 0.3, 4)
+    ones, zeros = np.ones(len(X), np.float32), np.zeros(len(X), np.float32)
+    both = run_path(est, network, config, data, keys, train_w, val_w, alphas, True, 30, 20,
+                    every_row=True)  # fmt: skip
+    folds = run_path(est, network, config, data, keys, train_w, val_w, alphas, True, 30, 20)
+    alone = run_path(est, network, config, data, keys[:1], [ones], [zeros], alphas, True, 30)
+    np.testing.assert_allclose(both.val_loss, folds.val_loss, rtol=1e-5)
+    for a, b in zip(both.every_row, alone.penalized, strict=True):
+        np.testing.assert_array_equal(a.params[0]["w"] == 0, b.params[0]["w"] == 0)
+        np.testing.assert_allclose(a.params[0]["w"], b.params[0]["w"], rtol=1e-4, atol=1e-6)
+    assert np.any(np.all(folds.penalized[-1].params[0]["w"] == 0, axis=2))  # some input left
+    at_once = relax(est, network, config, data, keys, train_w, val_w, folds.penalized, 20)
+    for point, batched in zip(folds.penalized, at_once, strict=True):
+        (one,) = relax(est, network, config, data, keys, train_w, val_w, [point], 20)
+        np.testing.assert_allclose(batched.params[1]["w"], one.params[1]["w"], rtol=1e-4, atol=1e-6)
+        # the relaxed refit keeps the dropped inputs at exactly zero
+        dropped = np.all(point.params[0]["w"] == 0, axis=2)
+        assert np.all(np.asarray(batched.params[0]["w"])[dropped] == 0)
 
 
 def test_warm_and_batched_paths_agree_on_the_informative_set_and_are_reproducible():

@@ -383,6 +383,22 @@ def _run_chunked(fn, members, data, m, chunk):
     return jax.tree.map(lambda *vs: np.concatenate(vs)[:m], *parts)
 
 
+def run_members(program, members, data, network, rows: int, m: int):
+    """Run ``program`` on ``m`` stacked ``members`` (any pytree with leading axis ``m``) as
+    numpy: ``program(batched)`` returns the compiled fit, with ``vmap`` over the members or, when
+    ``batched`` is False, for one member alone. The members go in concurrent calls of
+    :func:`chunk_size` members each (one member per call: the program without ``vmap``)."""
+    chunk = 1 if m == 1 else chunk_size(network, rows, m)
+    if chunk == 1:
+        single = program(False)
+
+        def fn(ms, d):
+            return jax.tree.map(lambda v: v[None], single(jax.tree.map(lambda v: v[0], ms), d))
+    else:
+        fn = program(True)
+    return _run_chunked(fn, members, data, m, chunk)
+
+
 @lru_cache(maxsize=64)
 def _compiled(network, config, n_batches, batch, may_skip, batched):
     fit = partial(_fit_one, network, config, n_batches, batch, may_skip=may_skip)
@@ -430,18 +446,8 @@ def train(network, config: TrainConfig, data: Data, members: Member) -> TrainRes
     n_batches, batch = batch_geometry(tw, config.batch_size)
     may_skip = _may_skip(tw, n_batches, batch)
     rows = batch if batch is not None else np.shape(data.X)[0]
-    chunk = 1 if m == 1 else chunk_size(network, rows, m)
-    if chunk == 1:  # one member per call: the program without vmap
-        single = _compiled(network, config, n_batches, batch, may_skip, False)
-
-        def fn(ms, d):
-            return jax.tree.map(lambda v: v[None], single(jax.tree.map(lambda v: v[0], ms), d))
-    else:
-        fn = _compiled(network, config, n_batches, batch, may_skip, True)
-    out = _run_chunked(fn, members, data, m, chunk)
-    return TrainResult(
-        params=out["params"], state=out["state"], history=out["history"],
-        n_epochs=out["n_epochs"],
-        best_epoch=out["best_epoch"],
-        diverged_epoch=out["diverged_epoch"],
+    out = run_members(
+        lambda batched: _compiled(network, config, n_batches, batch, may_skip, batched),
+        members, data, network, rows, m,
     )  # fmt: skip
+    return TrainResult(**out)

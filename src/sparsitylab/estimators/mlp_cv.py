@@ -5,9 +5,11 @@ along a feature-selection path, then a refit.
 with the ``cv`` folds as members of one program (fold ``k`` trains on the rows of weight 1 in its
 training mask and is scored on its held-out rows; the data are never copied), picks the alpha of
 least mean validation loss (``selection="min"``) or the sparsest one within one standard error of
-it (``"1se"``), and refits the path on all rows to reach that alpha. Each path point is judged
-after a *relaxed* refit (``relax_epochs`` of training with no penalty and the dropped inputs held
-at zero), so the cross-validation compares selected feature sets rather than shrunken weights.
+it (``"1se"``), and keeps that point of the same path refitted on all rows (trained beside the
+folds, as one more member of the same programs). Each path point is judged after a *relaxed*
+refit (``relax_epochs`` of training with no penalty and the dropped inputs held at zero; all
+points and folds in one batch), so the cross-validation compares selected feature sets rather
+than shrunken weights; the chosen point of the all-rows path gets the same relaxed refit.
 
 ``refit_dense=True`` then trains an unpenalized network on the selected columns only
 (``dense_estimator_``) and predicts with it: "fit again on what was found".
@@ -15,6 +17,7 @@ at zero), so the cross-validation compares selected feature sets rather than shr
 
 from __future__ import annotations
 
+import time
 from numbers import Integral
 
 import numpy as np
@@ -33,6 +36,7 @@ from sparsitylab.estimators.path import (
     default_alphas,
     default_warm_epochs,
     feature_names,
+    relax,
     run_path,
     selected_mask,
 )
@@ -112,36 +116,29 @@ class _PathCV:
             alphas = default_alphas(network, config.loss, X, Y, ones, keys[0], int(self.n_alphas))
         else:
             alphas = check_alphas(self.alphas)
-        warm, relax = self._epochs(alphas)
+        warm, relax_epochs = self._epochs(alphas)
+        # the folds and the refit on every row run along the grid together (features leave as
+        # alpha grows); only the chosen point of the refit needs its relaxed refit
         cv_run = run_path(
-            self, network, config, data, keys, train_w, val_w, alphas, self.warm_start, warm, relax,
-            self.monotone,
+            self, network, config, data, keys, train_w, val_w, alphas, self.warm_start, warm,
+            relax_epochs, self.monotone, every_row=True,
         )  # fmt: skip
         best = choose(cv_run.val_loss, self.selection)
-        # refit on every row along the same grid (features leave as alpha grows)
-        full = run_path(
-            self,
-            network,
-            config,
-            data,
-            keys[:1],
-            [ones],
-            [np.zeros(n, np.float32)],
-            alphas,
-            self.warm_start,
-            warm,
-            relax,
-            self.monotone,
-        )
-        self._store(network, full.results[best], slice(0, 1))
+        start = time.perf_counter()
+        chosen = cv_run.every_row[best]
+        if relax_epochs:
+            refit = keys[:1], [ones], [np.zeros(n, np.float32)]
+            chosen = relax(self, network, config, data, *refit, [chosen], relax_epochs)[0]
+        seconds = cv_run.seconds + time.perf_counter() - start
+        self._store(network, chosen, slice(0, 1))
         self.alphas_ = alphas
         self.alpha_ = float(alphas[best])
         self.mse_path_ = cv_run.val_loss
         self.path_ = FeaturePath(
             alphas=alphas, val_loss=cv_run.val_loss.mean(axis=1), val_loss_folds=cv_run.val_loss,
-            selected=np.stack([selected_mask(r.params) for r in full.penalized]),
+            selected=np.stack([selected_mask(r.params) for r in cv_run.every_row]),
             feature_names=feature_names(self, p), best_index=best, mode=cv_run.mode,
-            seconds=cv_run.seconds + full.seconds,
+            seconds=seconds,
         )  # fmt: skip
         self.feature_importances_ = self.path_.leave_alpha
         self.__dict__.pop("dense_estimator_", None)

@@ -151,6 +151,7 @@ class PathRun:
     mode: str
     seconds: float
     penalized: list
+    every_row: list | None = None
 
 
 def _members(est, penalty, keys, train_w, val_w, masks=None):
@@ -180,13 +181,45 @@ def row_masks(params):
     return tuple(masks)
 
 
-def relax(est, network, config, data, keys, train_w, val_w, res, epochs):
-    """The relaxed refit of one path point: continue from its parameters with no penalty but the
+def take_members(res: TrainResult, sl: slice) -> TrainResult:
+    """The members ``sl`` of ``res``."""
+    return TrainResult(
+        params=jax.tree.map(lambda v: v[sl], res.params),
+        state=jax.tree.map(lambda v: v[sl], res.state),
+        history={k: v[sl] for k, v in res.history.items()},
+        n_epochs=res.n_epochs[sl], best_epoch=res.best_epoch[sl],
+        diverged_epoch=res.diverged_epoch[sl],
+    )  # fmt: skip
+
+
+def split_members(res: TrainResult, n_parts: int) -> list[TrainResult]:
+    """``res`` (member axis ``n_parts * F``, part-major) as ``n_parts`` results of ``F`` members."""
+    F = len(res.n_epochs) // n_parts
+    return [take_members(res, slice(i * F, (i + 1) * F)) for i in range(n_parts)]
+
+
+def _where_members(ok, new, old):
+    """Per member (leading axis), ``new`` where ``ok`` else ``old``."""
+    return jax.tree.map(
+        lambda a, b: np.where(ok.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old
+    )
+
+
+def relax(est, network, config, data, keys, train_w, val_w, results, epochs) -> list:
+    """The relaxed refits of path points (``results``, one :class:`TrainResult` of the folds per
+    point), all trained at once: each continues from its parameters with no penalty but the
     selected inputs fixed (the dropped rows held at exactly zero), so the validation loss judges
     the selected *set* rather than the shrunken weights (the relaxed lasso)."""
-    members = _members(est, Sum(()), keys, train_w, val_w, row_masks(res.params))
+    members = []
+    for res in results:
+        members += _members(est, Sum(()), keys, train_w, val_w, row_masks(res.params))
+    params, state = (
+        jax.tree.map(lambda *vs: np.concatenate(vs), *[getattr(r, f) for r in results])
+        for f in ("params", "state")
+    )
     cfg = dataclasses.replace(config, max_epochs=int(epochs))
-    return train_from(network, cfg, data, stack_members(members), res.params, res.state)
+    out = train_from(network, cfg, data, stack_members(members), params, state)
+    return split_members(out, len(results))
 
 
 def run_path(
@@ -202,57 +235,61 @@ def run_path(
     warm_epochs,
     relax_epochs=0,
     monotone=True,
+    every_row=False,
 ):
     """Train ``est``'s network at every alpha for every fold (rows of ``train_w``/``val_w``);
     with ``relax_epochs > 0`` each point is judged (and returned) after its relaxed refit; with
     ``monotone`` (warm paths) a row that is exactly zero at one alpha is held at zero for every
-    larger alpha."""
+    larger alpha. A member that diverges at one alpha starts the next from its last finite point.
+
+    ``every_row=True`` also trains, beside the folds and in the same programs, the path of one
+    more member on every row (the first fold's key, no validation rows): ``PathRun.every_row``,
+    its penalized result per alpha (not relaxed, not judged), the refit path of a CV estimator.
+    """
     start = time.perf_counter()
     F = len(keys)
+    path_keys, path_train, path_val = list(keys), list(train_w), list(val_w)
+    if every_row:
+        n = np.shape(data.X)[0]
+        path_keys.append(keys[0])
+        path_train.append(np.ones(n, np.float32))
+        path_val.append(np.zeros(n, np.float32))
     results = []
     if warm_start:
         warm_config = dataclasses.replace(config, max_epochs=int(warm_epochs))
-        params, state = init_members(network, jnp.stack(keys))
+        params, state = init_members(network, jnp.stack(path_keys))
         for i, alpha in enumerate(alphas):
             masks = row_masks(params) if monotone else None
-            members = _members(est, _penalty(est, alpha), keys, train_w, val_w, masks)
-            members = stack_members(members)
+            members = _members(est, _penalty(est, alpha), path_keys, path_train, path_val, masks)
             res = train_from(
-                network, config if i == 0 else warm_config, data, members, params, state
-            )
+                network, config if i == 0 else warm_config, data, stack_members(members), params,
+                state,
+            )  # fmt: skip
             ok = np.asarray(res.diverged_epoch) < 0
-            if np.all(ok):
-                params, state = res.params, res.state
+            params = _where_members(ok, res.params, params)
+            state = _where_members(ok, res.state, state)
             results.append(res)
         mode = "warm"
     else:
         members = []
         for alpha in alphas:
-            members += _members(est, _penalty(est, alpha), keys, train_w, val_w)
+            members += _members(est, _penalty(est, alpha), path_keys, path_train, path_val)
         res = train(network, config, data, stack_members(members))
-        for i in range(len(alphas)):
-            sl = slice(i * F, (i + 1) * F)
-            results.append(TrainResult(
-                params=jax.tree.map(lambda v, sl=sl: v[sl], res.params),
-                state=jax.tree.map(lambda v, sl=sl: v[sl], res.state),
-                history={k: v[sl] for k, v in res.history.items()},
-                n_epochs=res.n_epochs[sl], best_epoch=res.best_epoch[sl],
-                diverged_epoch=res.diverged_epoch[sl],
-            ))  # fmt: skip
+        results = split_members(res, len(alphas))
         mode = "batched"
+    rows = [take_members(r, slice(F, F + 1)) for r in results] if every_row else None
+    results = [take_members(r, slice(0, F)) for r in results] if every_row else results
     penalized = results
     if relax_epochs:
-        results = [
-            relax(est, network, config, data, keys, train_w, val_w, r, relax_epochs)
-            for r in results
-        ]
+        results = relax(est, network, config, data, keys, train_w, val_w, results, relax_epochs)
     val = np.empty((len(alphas), F))
     vw = np.stack(val_w)
     for i, res in enumerate(results):
         val[i] = weighted_loss(network, config.loss, res.params, res.state, data.X, data.y, vw)
         val[i][np.asarray(res.diverged_epoch) >= 0] = np.inf
     val[~np.isfinite(val)] = np.inf
-    return PathRun(np.asarray(alphas), results, val, mode, time.perf_counter() - start, penalized)
+    seconds = time.perf_counter() - start
+    return PathRun(np.asarray(alphas), results, val, mode, seconds, penalized, rows)
 
 
 # --- what users get back --------------------------------------------------------------------

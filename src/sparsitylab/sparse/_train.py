@@ -4,7 +4,8 @@ The engine's ``train`` always starts from ``network.init(key)``. Here the same c
 (``engine.trainer._fit_one``) runs on a thin wrapper network whose ``init`` returns the
 parameters passed in as traced arrays, so one compiled program serves every starting point of the
 same shapes: a warm-started path over ``A`` penalty strengths compiles once, not ``A`` times.
-Members (folds, ensemble members) are batched with ``vmap`` exactly as in the engine.
+Members (folds, ensemble members, path points) run exactly as in the engine: batched with
+``vmap``, in concurrent calls sized by their work.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from functools import lru_cache
 import jax
 import numpy as np
 
-from sparsitylab.engine.trainer import TrainResult, _fit_one, batch_geometry
+from sparsitylab.engine.trainer import (
+    TrainResult,
+    _fit_one,
+    _may_skip,
+    batch_geometry,
+    run_members,
+)
 
 
 class _From:
@@ -31,25 +38,29 @@ class _From:
 
 
 @lru_cache(maxsize=32)
-def _compiled(network, config, n_batches, batch):
-    def fit(member, params, state, data):
-        return _fit_one(_From(network, params, state), config, n_batches, batch, member, data)
+def _compiled(network, config, n_batches, batch, may_skip, batched):
+    def fit(start, data):
+        member, params, state = start
+        return _fit_one(
+            _From(network, params, state), config, n_batches, batch, member, data, may_skip=may_skip
+        )
 
-    return jax.jit(jax.vmap(fit, in_axes=(0, 0, 0, None)))
+    return jax.jit(jax.vmap(fit, in_axes=(0, None)) if batched else fit)
 
 
 def train_from(network, config, data, members, params, state) -> TrainResult:
     """Train stacked ``members`` (leading axis ``M``) starting from ``params``/``state``, which
-    carry the same leading axis. Returns the engine's :class:`TrainResult` (numpy arrays)."""
+    carry the same leading axis. Returns the engine's :class:`TrainResult` (numpy arrays); the
+    members run as the engine runs them (:func:`~sparsitylab.engine.trainer.run_members`)."""
     tw = np.asarray(members.train_weight)
     n_batches, batch = batch_geometry(tw, config.batch_size)
-    out = _compiled(network, config, n_batches, batch)(members, params, state, data)
-    out = jax.tree.map(np.asarray, out)
-    return TrainResult(
-        params=out["params"], state=out["state"], history=out["history"],
-        n_epochs=out["n_epochs"], best_epoch=out["best_epoch"],
-        diverged_epoch=out["diverged_epoch"],
+    may_skip = _may_skip(tw, n_batches, batch)
+    rows = batch if batch is not None else np.shape(data.X)[0]
+    out = run_members(
+        lambda batched: _compiled(network, config, n_batches, batch, may_skip, batched),
+        (members, params, state), data, network, rows, tw.shape[0],
     )  # fmt: skip
+    return TrainResult(**out)
 
 
 @lru_cache(maxsize=32)
