@@ -12,6 +12,10 @@
    numpy replica of the same update (Keras' Adam: ``alpha_t = lr sqrt(1 - b2^t) / (1 - b1^t)``,
    ``eps`` added to ``sqrt(v)``) from the same initial weights: the largest weight difference.
    This is the update rule sparsitylab's engine trains the study's networks with.
+3. ``val_loss``: the same model trained one epoch; Keras' ``val_loss`` (what the report's
+   ``EarlyStopping`` monitors) against the validation MSE of its predictions and that MSE plus
+   the ``l2(1e-3)`` penalty: Keras' ``val_loss`` includes the regularization loss, so the
+   study's early stopping monitors the same sum (``TrainConfig.monitor_penalty``).
 """
 
 from __future__ import annotations
@@ -92,6 +96,33 @@ def _one_epoch_update() -> dict:
             "steps": t}  # fmt: skip
 
 
+def _val_loss() -> dict:
+    import keras
+    from keras.layers import Dense, Input
+    from keras.models import Sequential
+    from keras.regularizers import l2
+
+    from sparsitylab.studies import boston
+
+    Xtr, _, ytr, _ = boston.split(boston.CONFIG)
+    keras.utils.set_random_seed(0)
+    model = Sequential([Input((13,)), Dense(128, activation="relu", kernel_regularizer=l2(1e-3)),
+                        Dense(1)])  # fmt: skip
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(Xtr, ytr, epochs=1, validation_split=0.2, shuffle=False, verbose=0)
+    cut = int(len(Xtr) * 0.8)
+    pred = model.predict(Xtr[cut:], verbose=0)[:, 0]
+    mse = float(np.mean((pred - ytr[cut:]) ** 2))
+    penalty = 1e-3 * float(np.sum(np.square(model.get_weights()[0])))
+    val_loss = float(history.history["val_loss"][0])
+    off_mse, off_sum = abs(val_loss - mse), abs(val_loss - (mse + penalty))
+    return {
+        "keras_val_loss": val_loss, "val_mse": mse, "l2_penalty": penalty,
+        "abs_difference_to_val_mse": off_mse, "abs_difference_to_val_mse_plus_penalty": off_sum,
+        "val_loss_is_mse_plus_penalty": bool(off_sum < 0.01 * off_mse),
+    }  # fmt: skip
+
+
 def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     unseeded = _first_batches(False)  # first: a global seed, once set, stays set in the process
@@ -104,6 +135,7 @@ def main():
             "unseeded_same_order_every_epoch": all(b == unseeded[0] for b in unseeded),
         },
         "one_epoch_update": _one_epoch_update(),
+        "val_loss": _val_loss(),
     }
     path = write_result("keras_semantics", payload)
     print(payload, "->", path)

@@ -57,6 +57,30 @@ def test_early_stopping_restores_the_best_weights(problem):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+def test_monitor_penalty_adds_the_penalty_to_the_monitored_validation_loss(problem):
+    # Keras' val_loss includes the regularization losses; monitor_penalty does the same. With
+    # patience beyond the last epoch both runs follow one trajectory and keep their best epoch.
+    X, y = problem
+    net = MLP(5, (32,), dtype="float64")
+    data = Data(X[:40], y[:40], X[40:], y[40:])
+    penalty = Sum((L2(0.01),))
+    runs = {
+        flag: one(net, TrainConfig(max_epochs=60, early_stopping=True, patience=60,
+                                   monitor_penalty=flag),
+                  data, penalty=penalty, opt=Optimizer("adam", 3e-2))
+        for flag in (False, True)
+    }  # fmt: skip
+    val = runs[False].history["val_loss"][0]
+    np.testing.assert_array_equal(val, runs[True].history["val_loss"][0])  # data-fit in both
+    b0, b1 = int(runs[False].best_epoch[0]), int(runs[True].best_epoch[0])
+    assert b0 != b1 and b0 == np.argmin(val)
+
+    def monitored(run, b):  # the restored weights are those after epoch b
+        return val[b] + float(penalty.value(jax.tree.map(lambda v: v[0], run.params)))
+
+    assert monitored(runs[True], b1) < monitored(runs[False], b0)
+
+
 def test_dropout_is_identity_at_evaluation():
     net = MLP(3, (50,), dropout=True, dtype="float64")
     plain = MLP(3, (50,), dtype="float64")

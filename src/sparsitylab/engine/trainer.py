@@ -18,7 +18,10 @@ has stopped) around a ``lax.scan`` over minibatches. Each epoch
    averaged with the batch weights) and the validation data-fit in evaluation mode;
 3. applies early stopping with the semantics of Keras' ``EarlyStopping``: an epoch improves when
    ``monitor < best - min_delta``; after ``patience`` epochs without improvement training stops,
-   and with ``restore_best_weights`` the parameters of the best epoch are returned;
+   and with ``restore_best_weights`` the parameters of the best epoch are returned. ``monitor``
+   is the validation data-fit (the training objective without validation rows); with
+   ``monitor_penalty`` it also adds the penalty's value, as Keras' ``val_loss`` adds the
+   regularization losses;
 4. stops with ``diverged_epoch`` set if the loss or the parameters became non-finite.
 
 Optional per-epoch records (``config.record``) are computed inside the loop:
@@ -65,6 +68,7 @@ class TrainConfig:
     patience: int = 10
     min_delta: float = 0.0
     restore_best_weights: bool = True
+    monitor_penalty: bool = False
     record: tuple[str, ...] = ()
 
     def __post_init__(self):
@@ -311,6 +315,8 @@ def _fit_one(
         stop = ~finite
         if config.early_stopping:
             monitor = val_loss if has_val else train_loss
+            if config.monitor_penalty and has_val:  # as Keras' val_loss: data-fit + penalty
+                monitor = monitor + penalty.value(p)
             improved = monitor < c["best"] - config.min_delta
             new["best"] = jnp.where(improved, monitor, c["best"])
             new["best_epoch"] = jnp.where(improved, e, c["best_epoch"])

@@ -7,8 +7,10 @@ weights, Keras' default minibatches of 32, at most 100 epochs), each trained onc
 
 Here the networks are trained the way Keras trains them: the validation rows are the *last* 20% of
 the training rows (Keras' ``validation_split`` does not shuffle), the penalty is on the hidden
-layers' kernels only (the output layer has none), weights start Glorot-uniform, and Keras'
-``l2(c)`` on the MSE is ``alpha = c`` on the engine's half-MSE (the objectives are proportional).
+layers' kernels only (the output layer has none), weights start Glorot-uniform, Keras'
+``l2(c)`` on the MSE is ``alpha = c`` on the engine's half-MSE (the objectives are proportional),
+and early stopping monitors the validation MSE plus the penalty, as Keras' ``val_loss`` does
+(``benchmarks/keras_semantics.py`` checks both).
 Every seed of an architecture is one member of one compiled ``vmap`` program.
 
 The report's cap of 100 epochs keeps its early stopping from acting on the 2-layer and wide
@@ -162,6 +164,7 @@ def network_task(config, name, hidden, l2, seeds, max_epochs=None):
         batch_size=config["batch_size"],
         early_stopping=True,
         patience=config["patience"],
+        monitor_penalty=True,  # Keras' val_loss adds the L2 penalty to the validation MSE
     )
     result = train(net, cfg, data, members)
     if np.any(np.asarray(result.diverged_epoch) >= 0):
