@@ -10,7 +10,7 @@ same hidden layer sizes.
 
 * Timed (the bar): each library's cross-validated path estimator fitted on the training rows,
   with the same number of folds: ``SparseMLPRegressorCV`` / ``SparseMLPClassifierCV`` (defaults:
-  group lasso on the inputs, proximal SGD, a monotone warm path over 24 alphas, relaxed refits)
+  group lasso on the inputs, proximal SGD, a monotone warm path over 12 alphas, relaxed refits)
   against ``LassoNetRegressorCV`` / ``LassoNetClassifierCV`` (its defaults except
   ``hidden_dims`` and, in the quick setting, a coarser ``path_multiplier``, which makes LassoNet
   faster). sparsitylab's time includes JAX compilation (the first fit of each shape in the
