@@ -29,7 +29,7 @@ same hidden layer sizes.
 Settings (``SETTINGS``): full (5 seeds, 5 folds, LassoNet's default ``path_multiplier=1.02``,
 MNIST 5,000 rows); quick with ``SPARSITYLAB_BENCH_QUICK=1`` (1 seed, 3 folds, multiplier 1.2,
 MNIST 1,000 rows); ``SPARSITYLAB_BENCH_SETTING=tabular5`` or ``mnist5`` (5 seeds of the quick
-setting on the three tabular data sets, or on MNIST alone) or ``mnist_all_rows`` (one seed of the
+setting on the three tabular data sets, or on MNIST alone) or ``mnist5_all_rows`` (5 seeds of the
 quick setting on all 5,000 MNIST images), written to ``bench_feature_selection_<setting>.json``.
 """
 
@@ -52,8 +52,8 @@ SETTINGS = {
                  "mnist_rows": 0},
     "mnist5": {"seeds": [0, 1, 2, 3, 4], "cv": 3, "lassonet_path_multiplier": 1.2,
                "mnist_rows": 1000, "only": ["mnist5k"]},
-    "mnist_all_rows": {"seeds": [0], "cv": 3, "lassonet_path_multiplier": 1.2,
-                       "mnist_rows": 5000, "only": ["mnist5k"]},
+    "mnist5_all_rows": {"seeds": [0, 1, 2, 3, 4], "cv": 3, "lassonet_path_multiplier": 1.2,
+                        "mnist_rows": 5000, "only": ["mnist5k"]},
 }  # fmt: skip
 MNIST_K = 50
 
