@@ -56,7 +56,9 @@ def _first_batches(seeded: bool, epochs: int = 3) -> list[list[int]]:
     return [seen[e * per_epoch] for e in range(epochs)]
 
 
-def _one_epoch_update() -> dict:
+def _wide_one_epoch():
+    """The report's wide model, seeded, trained one epoch without shuffling: the training rows,
+    targets, initial weights, trained model and Keras' history."""
     import keras
     from keras.layers import Dense, Input
     from keras.models import Sequential
@@ -69,8 +71,14 @@ def _one_epoch_update() -> dict:
     model = Sequential([Input((13,)), Dense(128, activation="relu", kernel_regularizer=l2(1e-3)),
                         Dense(1)])  # fmt: skip
     model.compile(optimizer="adam", loss="mse")
-    params = [w.astype(np.float32) for w in model.get_weights()]
-    model.fit(Xtr, ytr, epochs=1, validation_split=0.2, shuffle=False, verbose=0)
+    initial = [w.astype(np.float32) for w in model.get_weights()]
+    history = model.fit(Xtr, ytr, epochs=1, validation_split=0.2, shuffle=False, verbose=0)
+    return Xtr, ytr, initial, model, history
+
+
+def _one_epoch_update(run) -> dict:
+    Xtr, ytr, params, model, _ = run
+    params = list(params)
     trained = model.get_weights()
 
     cut = int(len(Xtr) * 0.8)
@@ -96,20 +104,8 @@ def _one_epoch_update() -> dict:
             "steps": t}  # fmt: skip
 
 
-def _val_loss() -> dict:
-    import keras
-    from keras.layers import Dense, Input
-    from keras.models import Sequential
-    from keras.regularizers import l2
-
-    from sparsitylab.studies import boston
-
-    Xtr, _, ytr, _ = boston.split(boston.CONFIG)
-    keras.utils.set_random_seed(0)
-    model = Sequential([Input((13,)), Dense(128, activation="relu", kernel_regularizer=l2(1e-3)),
-                        Dense(1)])  # fmt: skip
-    model.compile(optimizer="adam", loss="mse")
-    history = model.fit(Xtr, ytr, epochs=1, validation_split=0.2, shuffle=False, verbose=0)
+def _val_loss(run) -> dict:
+    Xtr, ytr, _, model, history = run
     cut = int(len(Xtr) * 0.8)
     pred = model.predict(Xtr[cut:], verbose=0)[:, 0]
     mse = float(np.mean((pred - ytr[cut:]) ** 2))
@@ -127,6 +123,7 @@ def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     unseeded = _first_batches(False)  # first: a global seed, once set, stays set in the process
     seeded = _first_batches(True)
+    wide = _wide_one_epoch()
     payload = {
         "epoch_order": {
             "seeded_first_batches": seeded,
@@ -134,8 +131,8 @@ def main():
             "unseeded_first_batches": unseeded,
             "unseeded_same_order_every_epoch": all(b == unseeded[0] for b in unseeded),
         },
-        "one_epoch_update": _one_epoch_update(),
-        "val_loss": _val_loss(),
+        "one_epoch_update": _one_epoch_update(wide),
+        "val_loss": _val_loss(wide),
     }
     path = write_result("keras_semantics", payload)
     print(payload, "->", path)
