@@ -389,12 +389,19 @@ def _run_chunked(fn, members, data, m, chunk):
     return jax.tree.map(lambda *vs: np.concatenate(vs)[:m], *parts)
 
 
-def run_members(program, members, data, network, rows: int, m: int):
-    """Run ``program`` on ``m`` stacked ``members`` (any pytree with leading axis ``m``) as
-    numpy: ``program(batched)`` returns the compiled fit, with ``vmap`` over the members or, when
-    ``batched`` is False, for one member alone. The members go in concurrent calls of
-    :func:`chunk_size` members each (one member per call: the program without ``vmap``)."""
+def run_members(compiled, network, config: TrainConfig, data: Data, members, train_weight):
+    """Train the stacked ``members`` (any pytree with leading axis ``M``; ``train_weight`` is
+    their ``(M, n)`` training weights) with ``compiled(network, config, n_batches, batch,
+    may_skip, batched)``, the compiled fit with ``vmap`` over members or, when ``batched`` is
+    False, for one member alone. The members go in concurrent calls of :func:`chunk_size`
+    members each (one member per call: the program without ``vmap``)."""
+    tw = np.asarray(train_weight)
+    n_batches, batch = batch_geometry(tw, config.batch_size)
+    may_skip = _may_skip(tw, n_batches, batch)
+    rows = batch if batch is not None else np.shape(data.X)[0]
+    m = tw.shape[0]
     chunk = 1 if m == 1 else chunk_size(network, rows, m)
+    program = partial(compiled, network, config, n_batches, batch, may_skip)
     if chunk == 1:
         single = program(False)
 
@@ -402,7 +409,7 @@ def run_members(program, members, data, network, rows: int, m: int):
             return jax.tree.map(lambda v: v[None], single(jax.tree.map(lambda v: v[0], ms), d))
     else:
         fn = program(True)
-    return _run_chunked(fn, members, data, m, chunk)
+    return TrainResult(**_run_chunked(fn, members, data, m, chunk))
 
 
 @lru_cache(maxsize=64)
@@ -449,11 +456,4 @@ def train(network, config: TrainConfig, data: Data, members: Member) -> TrainRes
     if data.X_val is not None and members.val_weight is None:  # separate validation rows: all
         val_weight = np.ones((m, np.shape(data.X_val)[0]), tw.dtype)
         members = dataclasses.replace(members, val_weight=val_weight)
-    n_batches, batch = batch_geometry(tw, config.batch_size)
-    may_skip = _may_skip(tw, n_batches, batch)
-    rows = batch if batch is not None else np.shape(data.X)[0]
-    out = run_members(
-        lambda batched: _compiled(network, config, n_batches, batch, may_skip, batched),
-        members, data, network, rows, m,
-    )  # fmt: skip
-    return TrainResult(**out)
+    return run_members(_compiled, network, config, data, members, tw)

@@ -277,7 +277,7 @@ def run_path(
         res = train(network, config, data, stack_members(members))
         results = split_members(res, len(alphas))
         mode = "batched"
-    rows = [take_members(r, slice(F, F + 1)) for r in results] if every_row else None
+    all_rows = [take_members(r, slice(F, F + 1)) for r in results] if every_row else None
     results = [take_members(r, slice(0, F)) for r in results] if every_row else results
     penalized = results
     if relax_epochs:
@@ -289,7 +289,7 @@ def run_path(
         val[i][np.asarray(res.diverged_epoch) >= 0] = np.inf
     val[~np.isfinite(val)] = np.inf
     seconds = time.perf_counter() - start
-    return PathRun(np.asarray(alphas), results, val, mode, seconds, penalized, rows)
+    return PathRun(np.asarray(alphas), results, val, mode, seconds, penalized, all_rows)
 
 
 # --- what users get back --------------------------------------------------------------------

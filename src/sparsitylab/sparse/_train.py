@@ -15,13 +15,7 @@ from functools import lru_cache
 import jax
 import numpy as np
 
-from sparsitylab.engine.trainer import (
-    TrainResult,
-    _fit_one,
-    _may_skip,
-    batch_geometry,
-    run_members,
-)
+from sparsitylab.engine.trainer import TrainResult, _fit_one, run_members
 
 
 class _From:
@@ -52,15 +46,8 @@ def train_from(network, config, data, members, params, state) -> TrainResult:
     """Train stacked ``members`` (leading axis ``M``) starting from ``params``/``state``, which
     carry the same leading axis. Returns the engine's :class:`TrainResult` (numpy arrays); the
     members run as the engine runs them (:func:`~sparsitylab.engine.trainer.run_members`)."""
-    tw = np.asarray(members.train_weight)
-    n_batches, batch = batch_geometry(tw, config.batch_size)
-    may_skip = _may_skip(tw, n_batches, batch)
-    rows = batch if batch is not None else np.shape(data.X)[0]
-    out = run_members(
-        lambda batched: _compiled(network, config, n_batches, batch, may_skip, batched),
-        (members, params, state), data, network, rows, tw.shape[0],
-    )  # fmt: skip
-    return TrainResult(**out)
+    start = (members, params, state)
+    return run_members(_compiled, network, config, data, start, members.train_weight)
 
 
 @lru_cache(maxsize=32)
