@@ -266,8 +266,7 @@ def run_path(
                 state,
             )  # fmt: skip
             ok = np.asarray(res.diverged_epoch) < 0
-            params = _where_members(ok, res.params, params)
-            state = _where_members(ok, res.state, state)
+            params, state = _where_members(ok, (res.params, res.state), (params, state))
             results.append(res)
         mode = "warm"
     else:
