@@ -51,14 +51,17 @@ def test_loss_gradients(loss):
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("batch_norm", [False, True])
-def test_mlp_gradients(activation, batch_norm):
+@pytest.mark.parametrize("input_t", [False, True])
+def test_mlp_gradients(activation, batch_norm, input_t):
+    """Also with the input's transpose at hand (``input_t``: the full-batch trainer's first
+    layer, whose weight gradient is then ``X.T @ g`` by its own rule)."""
     net = MLP(4, (5, 3), n_outputs=2, activation=activation, batch_norm=batch_norm, dtype="float64")
     params, state = net.init(jax.random.PRNGKey(0))
     X = jnp.asarray(np.random.default_rng(2).normal(size=(9, 4)) + 0.3)
     y = jnp.asarray(np.random.default_rng(3).normal(size=(9, 2)))
 
     def f(p):
-        out, _ = net.apply(p, state, X, train=True)
+        out, _ = net.apply(p, state, X, train=True, input_t=X.T if input_t else None)
         return datafit(LOSSES["squared_error"], out, y)
 
     check_grad(f, params)

@@ -261,3 +261,45 @@ def test_recorded_error_rates_match_the_final_predictions(loss):
 def test_error_rate_needs_a_classification_loss():
     with pytest.raises(ValueError, match="error_rate' needs a classification loss"):
         TrainConfig(loss="squared_error", record=("error_rate",))
+
+
+def test_full_batch_members_train_on_their_rows_only_and_groups_match_fits_alone(problem):
+    """A full-batch member whose held-out rows have weight 0 gives the fit on its rows alone
+    (the step never sees the others); members with 60 and 80 training rows go in separate calls
+    (row groups) and each equals its fit alone."""
+    from sparsitylab.engine.trainer import row_groups
+
+    X, y = problem
+    net = MLP(5, (8,), dtype="float64")
+    cfg = TrainConfig(max_epochs=30, record=("grad_norm",))
+    opt = Optimizer("adam", 1e-2)
+    fold = np.r_[np.ones(60), np.zeros(20)]
+    other = np.r_[np.zeros(20), np.ones(60)]
+    weights = (fold, np.ones(80), other)
+    assert [list(g) for g in row_groups(np.stack(weights))] == [[1], [0, 2]]
+    members = [Member(jax.random.PRNGKey(s), Sum(()), opt, 0.0, tw, 1 - tw) for s, tw in
+               enumerate(weights)]  # fmt: skip
+    batched = train(net, cfg, Data(X, y), stack_members(members))
+    for i, tw in enumerate(weights):
+        rows = tw > 0
+        alone = train(net, cfg, Data(X[rows], y[rows]), stack_members([
+            Member(jax.random.PRNGKey(i), Sum(()), opt, 0.0, np.ones(rows.sum()), None)
+        ]))  # fmt: skip
+        for a, b in zip(jax.tree.leaves(batched.params), jax.tree.leaves(alone.params),
+                        strict=True):  # fmt: skip
+            np.testing.assert_allclose(a[i], b[0], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(batched.history["loss"][i], alone.history["loss"][0], rtol=1e-9)
+
+
+def test_val_history_off_skips_the_validation_record_unless_early_stopping_needs_it(problem):
+    X, y = problem
+    net = MLP(5, (8,), dtype="float64")
+    tw = np.r_[np.ones(60), np.zeros(20)]
+    off = one(net, TrainConfig(max_epochs=20, val_history=False), Data(X, y), tw=tw, vw=1 - tw)
+    on = one(net, TrainConfig(max_epochs=20), Data(X, y), tw=tw, vw=1 - tw)
+    assert "val_loss" not in off.history and np.all(np.isfinite(on.history["val_loss"]))
+    for a, b in zip(jax.tree.leaves(off.params), jax.tree.leaves(on.params), strict=True):
+        np.testing.assert_array_equal(a, b)  # the record changes nothing else
+    stop = TrainConfig(max_epochs=400, early_stopping=True, patience=5, val_history=False)
+    res = one(net, stop, Data(X, y), tw=tw, vw=1 - tw, opt=Optimizer("adam", 5e-2))
+    assert np.isfinite(res.history["val_loss"][0, 0]) and res.n_epochs[0] < 400

@@ -273,3 +273,44 @@ def test_bad_path_inputs_raise_clear_errors():
         SparseMLPRegressor(penalty="group_input", max_epochs=5).path(X, y, alphas=[-1.0, 0.1])
     with pytest.raises(ValueError, match="cross-validating alpha needs a penalty"):
         SparseMLPRegressorCV(penalty=None, max_epochs=5).fit(X, y)
+
+
+def test_fits_without_held_inputs_equal_fits_that_hold_them_at_zero_by_a_mask():
+    """``train_from(..., keep=...)`` trains an MLP on the kept columns only (padded with zero
+    columns to a power of two); the same members under a ``Mask`` prox on every input give the
+    same parameters, and the held rows come back exactly zero."""
+    import dataclasses
+
+    import jax
+
+    from sparsitylab.engine.networks import MLP
+    from sparsitylab.engine.optimizers import Optimizer
+    from sparsitylab.engine.penalties import Mask, Sum
+    from sparsitylab.engine.trainer import Member, TrainConfig, stack_members
+    from sparsitylab.sparse._train import init_members, narrow_width, train_from
+
+    assert [narrow_width(k, 50) for k in (1, 5, 8, 9, 33, 50)] == [1, 8, 8, 16, 50, 50]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 12))
+    y = X[:, :1] * X[:, 1:2] + np.sin(X[:, 2:3]) + 0.1 * rng.normal(size=(60, 1))
+    net = MLP(12, (6,), dtype="float64")
+    keys = jnp.stack([jax.random.PRNGKey(i) for i in range(3)])
+    params, state = init_members(net, keys)
+    keep = np.zeros((3, 12), bool)
+    keep[0, :5], keep[1, [0, 3, 7, 11]], keep[2] = True, True, True  # widths 8, 4 and 12
+    w = np.asarray(params[0]["w"]) * keep[..., None]
+    params = ({**params[0], "w": w}, *params[1:])
+    members = stack_members([
+        Member(k, Sum((GroupLasso(0.01, over="input"),)), Optimizer("sgd", 0.1), 0.0,
+               np.r_[np.ones(45), np.zeros(15)] if i else np.ones(60), None)
+        for i, k in enumerate(keys)
+    ])  # fmt: skip
+    cfg = TrainConfig(max_epochs=60)
+    narrow = train_from(net, cfg, Data(X, y), members, params, state, keep=keep)
+    masks = (np.broadcast_to(keep[..., None], w.shape).astype(float), np.ones((3, 6, 1)))
+    held = dataclasses.replace(members, penalty=Sum((members.penalty, Mask(masks))))
+    masked = train_from(net, cfg, Data(X, y), held, params, state)
+    for a, b in zip(jax.tree.leaves(narrow.params), jax.tree.leaves(masked.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert np.all(np.asarray(narrow.params[0]["w"])[~keep] == 0.0)
+    assert np.all(np.any(np.asarray(narrow.params[0]["w"])[keep] != 0.0, axis=-1))

@@ -13,9 +13,12 @@ has stopped) around a ``lax.scan`` over minibatches. Each epoch
 1. orders the member's training rows at random (rows of weight 0 go last), cuts them into
    ``ceil(n_train / batch_size)`` batches (the last one padded with weight-0 rows; a batch with
    no weight is skipped, so unequal folds stay exact), and takes one optimizer step per batch;
-   full-batch training uses all rows with their weights and no shuffling;
+   full-batch training takes one step on the member's rows of positive weight (padded with
+   weight-0 rows to the largest member of its call), without shuffling;
 2. records the epoch's training loss (the batch objectives, data-fit plus smooth penalty,
-   averaged with the batch weights) and the validation data-fit in evaluation mode;
+   averaged with the batch weights) and the validation data-fit in evaluation mode (skipped
+   with ``val_history=False`` unless early stopping needs it: a path judges its points once,
+   at the end);
 3. applies early stopping with the semantics of Keras' ``EarlyStopping``: an epoch improves when
    ``monitor < best - min_delta``; after ``patience`` epochs without improvement training stops,
    and with ``restore_best_weights`` the parameters of the best epoch are returned. ``monitor``
@@ -70,6 +73,7 @@ class TrainConfig:
     restore_best_weights: bool = True
     monitor_penalty: bool = False
     record: tuple[str, ...] = ()
+    val_history: bool = True
 
     def __post_init__(self):
         get_loss(self.loss)
@@ -149,11 +153,9 @@ def _select(flag, new, old):
     return jax.tree.map(lambda a, b: jnp.where(flag, a, b), new, old)
 
 
-def _fit_one(
-    network, config: TrainConfig, n_batches: int, batch: int | None, member, data, may_skip=True
-):
-    """One member's fit. ``may_skip=False`` promises that no batch is all weight 0 (so the
-    step needs no select to skip one)."""
+def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
+    """One member's fit, its rows cut into batches as ``geometry`` says."""
+    n_batches, batch, may_skip = geometry.n_batches, geometry.batch, geometry.may_skip
     loss_fn = get_loss(config.loss)
     record = config.record
     X, y = data.X, data.y
@@ -163,15 +165,25 @@ def _fit_one(
     penalty, opt, rate = cast(member.penalty), cast(member.optimizer), cast(member.dropout_rate)
     tw = jnp.asarray(member.train_weight, dtype)
     vw = None if member.val_weight is None else jnp.asarray(member.val_weight, dtype)
-    has_val = vw is not None
+    has_val = vw is not None and (config.early_stopping or config.val_history)
     Xv, yv = (data.X, data.y) if data.X_val is None else (data.X_val, data.y_val)
     lbfgs = opt.name == "lbfgs"
     tx = build_lbfgs() if lbfgs else build(opt, penalty)
     n = X.shape[0]
 
+    full, full_t = None, None
+    if batch is None:  # one full batch: the training rows (in order) and weight-0 padding
+        full = (X, y, tw)
+        if geometry.rows < n:
+            rows = jnp.argsort(tw <= 0, stable=True)[: geometry.rows]
+            full = (X[rows], y[rows], tw[rows])
+        # the same rows at every step: lay out their transpose once, for the weight gradient
+        # of the first layer (networks.input_product)
+        full_t = jax.lax.optimization_barrier(full[0].T)
+
     def objective(p, s, Xb, yb, wb, key):
         out, new_s = network.apply(
-            p, s, Xb, train=True, key=key, dropout_rate=rate, sample_weight=wb
+            p, s, Xb, train=True, key=key, dropout_rate=rate, sample_weight=wb, input_t=full_t
         )
         return datafit(loss_fn, out, yb, wb) + penalty.smooth(p), new_s
 
@@ -200,7 +212,7 @@ def _fit_one(
     def batches(key):
         kperm, kdrop = jax.random.split(key)
         if batch is None:
-            return jax.tree.map(lambda v: v[None], (X, y, tw, kdrop))
+            return jax.tree.map(lambda v: v[None], (*full, kdrop))
         order = jnp.argsort(jnp.where(tw > 0, jax.random.uniform(kperm, (n,)), 2.0))
         pad = n_batches * batch - n
         weights = tw[order]
@@ -373,66 +385,129 @@ def chunk_size(network, rows_per_step: int, m: int) -> int:
     return max(1, min(by_work, math.ceil(m / _cores())))
 
 
-def _run_chunked(fn, members, data, m, chunk):
-    """``fn(members, data)`` as numpy, in concurrent calls of ``chunk`` members each.
+@dataclass(frozen=True)
+class Geometry:
+    """How the members of one call meet their rows each epoch (static: part of the program).
 
-    Chunks are padded to equal size by repeating the last member, so one compiled program
-    serves them all; every member's numbers depend only on itself, so chunking changes none.
+    Full batch (``batch=None``): each step sees the first ``rows`` rows of the member in the order
+    "rows of positive weight first", so a fold's held-out rows never enter its steps. Minibatches:
+    ``n_batches`` batches of ``batch`` shuffled rows; ``may_skip`` when some member can meet a
+    batch with no weight (fewer training rows than the largest member), which the step then
+    skips by a select.
     """
-    if chunk >= m or jax.default_backend() != "cpu":
-        return jax.tree.map(np.asarray, fn(members, data))
-    n_chunks = math.ceil(m / chunk)
-    index = np.minimum(np.arange(n_chunks * chunk), m - 1).reshape(n_chunks, chunk)
-    chunks = [jax.tree.map(lambda v, i=i: np.asarray(v)[i], members) for i in index]
-    with ThreadPoolExecutor(min(n_workers(), n_chunks)) as pool:
-        parts = list(pool.map(lambda c: jax.tree.map(np.asarray, fn(c, data)), chunks))
-    return jax.tree.map(lambda *vs: np.concatenate(vs)[:m], *parts)
+
+    n_batches: int
+    batch: int | None
+    rows: int
+    may_skip: bool = False
 
 
-def run_members(compiled, network, config: TrainConfig, data: Data, members, train_weight):
-    """Train the stacked ``members`` (any pytree with leading axis ``M``; ``train_weight`` is
-    their ``(M, n)`` training weights) with ``compiled(network, config, n_batches, batch,
-    may_skip, batched)``, the compiled fit with ``vmap`` over members or, when ``batched`` is
-    False, for one member alone. The members go in concurrent calls of :func:`chunk_size`
-    members each (one member per call: the program without ``vmap``)."""
-    tw = np.asarray(train_weight)
-    n_batches, batch = batch_geometry(tw, config.batch_size)
-    may_skip = _may_skip(tw, n_batches, batch)
-    rows = batch if batch is not None else np.shape(data.X)[0]
-    m = tw.shape[0]
-    chunk = 1 if m == 1 else chunk_size(network, rows, m)
-    program = partial(compiled, network, config, n_batches, batch, may_skip)
-    if chunk == 1:
-        single = program(False)
+def batch_geometry(train_weight: np.ndarray, batch_size: int | None) -> Geometry:
+    """The :class:`Geometry` of members with these ``(M, n)`` training weights."""
+    counts = np.sum(np.asarray(train_weight) > 0, axis=-1)
+    n_train = int(np.max(counts))
+    if batch_size is None or batch_size >= n_train:
+        return Geometry(1, None, n_train)
+    n_batches = math.ceil(n_train / batch_size)
+    may_skip = math.ceil(int(np.min(counts)) / batch_size) < n_batches
+    return Geometry(n_batches, batch_size, n_batches * batch_size, may_skip)
 
-        def fn(ms, d):
-            return jax.tree.map(lambda v: v[None], single(jax.tree.map(lambda v: v[0], ms), d))
+
+GROUP_RATIO = 0.9  # members share a call when their training rows are within this ratio
+
+
+def row_groups(train_weight: np.ndarray) -> list[np.ndarray]:
+    """Members grouped by their number of training rows (largest first): a group's smallest
+    count is at least ``GROUP_RATIO`` times its largest, so a batch of members padded to its
+    largest wastes at most a tenth of its steps (the folds of a cross-validation share one
+    group; the refit on every row, a third or a fifth larger, gets its own)."""
+    counts = np.sum(np.asarray(train_weight) > 0, axis=-1)
+    order = np.argsort(-counts, kind="stable")
+    groups, current = [], [order[0]]
+    for i in order[1:]:
+        if counts[i] >= GROUP_RATIO * counts[current[0]]:
+            current.append(i)
+        else:
+            groups.append(np.sort(current))
+            current = [i]
+    groups.append(np.sort(current))
+    return groups
+
+
+def _run_calls(calls, members, data, m):
+    """Run ``calls`` (pairs of a function and the member indices it takes) concurrently, each
+    as ``fn(members[indices], data)`` in numpy, and put the members back in their order."""
+
+    def one(call):
+        fn, index = call
+        part = jax.tree.map(lambda v: np.asarray(v)[index], members)
+        return index, jax.tree.map(np.asarray, fn(part, data))
+
+    if len(calls) == 1 or jax.default_backend() != "cpu":
+        done = [one(c) for c in calls]
     else:
-        fn = program(True)
-    return TrainResult(**_run_chunked(fn, members, data, m, chunk))
+        with ThreadPoolExecutor(min(n_workers(), len(calls))) as pool:
+            done = list(pool.map(one, calls))
+    index = np.concatenate([i for i, _ in done])
+    first = np.unique(index, return_index=True)[1]  # each member once (padding repeats it)
+    assert len(first) == m
+    return jax.tree.map(lambda *vs: np.concatenate(vs)[first], *[r for _, r in done])
+
+
+def run_members(
+    compiled, network, config: TrainConfig, data: Data, members, train_weight, labels=None
+):
+    """Train the stacked ``members`` (any pytree with leading axis ``M``; ``train_weight`` is
+    their ``(M, n)`` training weights) with ``compiled(network, config, geometry, batched)``,
+    the compiled fit with ``vmap`` over members or, when ``batched`` is False, for one member
+    alone.
+
+    Members are grouped by their number of training rows (:func:`row_groups`), each group with
+    its own :func:`batch_geometry`; a group goes in calls of :func:`chunk_size` members (one
+    member per call: the program without ``vmap``), padded to equal size by repeating its last
+    member so one program serves every call of the group, and all calls run concurrently. A
+    member's numbers depend only on itself and its geometry. ``labels`` (one hashable per
+    member) split the groups further: members of different labels never share a call, and
+    ``compiled`` gets the group's label as ``label=``.
+    """
+    tw = np.asarray(train_weight)
+    m = tw.shape[0]
+    calls = []
+    if labels is None:
+        groups = [(None, g) for g in row_groups(tw)]
+    else:
+        labels = np.asarray(labels)
+        groups = [
+            (label.item(), np.flatnonzero(labels == label)[g])
+            for label in np.unique(labels)
+            for g in row_groups(tw[labels == label])
+        ]
+    for label, group in groups:
+        geometry = batch_geometry(tw[group], config.batch_size)
+        rows = geometry.batch or geometry.rows
+        chunk = 1 if len(group) == 1 else chunk_size(network, rows, len(group))
+        if jax.default_backend() != "cpu":
+            chunk = len(group)
+        program = partial(compiled, network, config, geometry)
+        if label is not None:
+            program = partial(program, label=label)
+        if chunk == 1:
+            single = program(False)
+
+            def fn(ms, d, single=single):
+                return jax.tree.map(lambda v: v[None], single(jax.tree.map(lambda v: v[0], ms), d))
+        else:
+            fn = program(True)
+        n_calls = math.ceil(len(group) / chunk)
+        padded = group[np.minimum(np.arange(n_calls * chunk), len(group) - 1)]
+        calls += [(fn, index) for index in padded.reshape(n_calls, chunk)]
+    return TrainResult(**_run_calls(calls, members, data, m))
 
 
 @lru_cache(maxsize=64)
-def _compiled(network, config, n_batches, batch, may_skip, batched):
-    fit = partial(_fit_one, network, config, n_batches, batch, may_skip=may_skip)
+def _compiled(network, config, geometry, batched):
+    fit = partial(_fit_one, network, config, geometry)
     return jax.jit(jax.vmap(fit, in_axes=(0, None)) if batched else fit)
-
-
-def batch_geometry(train_weight: np.ndarray, batch_size: int | None) -> tuple[int, int | None]:
-    """``(n_batches, batch)`` for members with these training weights (``batch=None``: full)."""
-    n_train = int(np.max(np.sum(np.asarray(train_weight) > 0, axis=-1)))
-    if batch_size is None or batch_size >= n_train:
-        return 1, None
-    return math.ceil(n_train / batch_size), batch_size
-
-
-def _may_skip(train_weight: np.ndarray, n_batches: int, batch: int | None) -> bool:
-    """Whether some member can meet a batch with no weight (fewer training rows than the
-    largest member): only then does the step need its skip-empty-batch select."""
-    if batch is None:
-        return False
-    n_min = int(np.min(np.sum(np.asarray(train_weight) > 0, axis=-1)))
-    return math.ceil(n_min / batch) < n_batches
 
 
 def train(network, config: TrainConfig, data: Data, members: Member) -> TrainResult:

@@ -14,8 +14,9 @@ Two ways to run it, both on the training engine:
   by default ``max_epochs`` per decade of the grid: :func:`default_warm_epochs`). One compiled
   program serves every alpha (the starting parameters are traced inputs), and the folds of a
   cross-validation are ``vmap``-ed members of it. With ``monotone=True`` (the default) the path
-  is *hierarchical*: a row that is exactly zero after the fit at ``alpha_i`` is held at zero (a
-  ``Mask`` prox after every step) for every ``alpha > alpha_i``, so the selected sets are nested,
+  is *hierarchical*: a row that is exactly zero after the fit at ``alpha_i`` is held at zero for
+  every ``alpha > alpha_i`` (the fit runs without that input: ``train_from(..., keep=...)``), so
+  the selected sets are nested,
   ``S(alpha_1) >= S(alpha_2) >= ...``, and the alpha at which a feature leaves is unambiguous.
   With the rest of the network fixed this is exact (a zero row stays optimal while its gradient
   norm is at most alpha, and alpha only grows); without the hold, rows that the inexact warm fits
@@ -45,7 +46,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
 from sparsitylab.engine.losses import datafit, get_loss
-from sparsitylab.engine.penalties import Mask, Sum
+from sparsitylab.engine.penalties import Sum
 from sparsitylab.engine.trainer import Data, Member, TrainResult, stack_members, train
 from sparsitylab.estimators._base import make_penalty
 from sparsitylab.sparse._train import init_members, train_from, weighted_loss
@@ -154,17 +155,12 @@ class PathRun:
     every_row: list | None = None
 
 
-def _members(est, penalty, keys, train_w, val_w, masks=None):
-    """One member per fold; with ``masks`` (from :func:`row_masks`) fold ``f`` also keeps its
-    dropped first-layer rows at exactly zero."""
+def _members(est, penalty, keys, train_w, val_w):
+    """One member per fold."""
     _, opt, rate = est._hyper()
-
-    def held(f):
-        return penalty if masks is None else Sum((*penalty.terms, Mask(tuple(m[f] for m in masks))))
-
     return [
-        Member(k, held(f), opt, rate, tw, vw)
-        for f, (k, tw, vw) in enumerate(zip(keys, train_w, val_w, strict=True))
+        Member(k, penalty, opt, rate, tw, vw)
+        for k, tw, vw in zip(keys, train_w, val_w, strict=True)
     ]
 
 
@@ -172,13 +168,9 @@ def _penalty(est, alpha):
     return make_penalty(est.penalty, float(alpha), est.l1_ratio, est.max_norm)
 
 
-def row_masks(params):
-    """Per member, one 0/1 mask per layer keeping the first-layer rows of the selected inputs
-    and every other weight: the constraint of a relaxed refit."""
-    rows = np.any(effective_first_layer(params) != 0, axis=2)  # (M, p)
-    masks = [np.broadcast_to(rows[..., None], np.shape(params[0]["w"])).astype(np.float32)]
-    masks += [np.ones(np.shape(layer["w"]), np.float32) for layer in params[1:]]
-    return tuple(masks)
+def used_inputs(params) -> np.ndarray:
+    """``(M, n_features)`` booleans: per member, the inputs whose first-layer row is non-zero."""
+    return np.any(effective_first_layer(params) != 0, axis=2)
 
 
 def take_members(res: TrainResult, sl: slice) -> TrainResult:
@@ -211,14 +203,15 @@ def relax(est, network, config, data, keys, train_w, val_w, results, epochs) -> 
     selected inputs fixed (the dropped rows held at exactly zero), so the validation loss judges
     the selected *set* rather than the shrunken weights (the relaxed lasso)."""
     members = []
-    for res in results:
-        members += _members(est, Sum(()), keys, train_w, val_w, row_masks(res.params))
+    for _ in results:
+        members += _members(est, Sum(()), keys, train_w, val_w)
     params, state = (
         jax.tree.map(lambda *vs: np.concatenate(vs), *[getattr(r, f) for r in results])
         for f in ("params", "state")
     )
-    cfg = dataclasses.replace(config, max_epochs=int(epochs))
-    out = train_from(network, cfg, data, stack_members(members), params, state)
+    cfg = dataclasses.replace(config, max_epochs=int(epochs), val_history=False)
+    keep = used_inputs(params)
+    out = train_from(network, cfg, data, stack_members(members), params, state, keep=keep)
     return split_members(out, len(results))
 
 
@@ -247,6 +240,7 @@ def run_path(
     its penalized result per alpha (not relaxed, not judged), the refit path of a CV estimator.
     """
     start = time.perf_counter()
+    config = dataclasses.replace(config, val_history=False)  # points are judged at the end
     F = len(keys)
     path_keys, path_train, path_val = list(keys), list(train_w), list(val_w)
     if every_row:
@@ -259,11 +253,10 @@ def run_path(
         warm_config = dataclasses.replace(config, max_epochs=int(warm_epochs))
         params, state = init_members(network, jnp.stack(path_keys))
         for i, alpha in enumerate(alphas):
-            masks = row_masks(params) if monotone else None
-            members = _members(est, _penalty(est, alpha), path_keys, path_train, path_val, masks)
+            members = _members(est, _penalty(est, alpha), path_keys, path_train, path_val)
             res = train_from(
                 network, config if i == 0 else warm_config, data, stack_members(members), params,
-                state,
+                state, keep=used_inputs(params) if monotone and i > 0 else None,
             )  # fmt: skip
             ok = np.asarray(res.diverged_epoch) < 0
             params, state = _where_members(ok, (res.params, res.state), (params, state))

@@ -68,7 +68,7 @@ class SelectInputs:
     def init(self, key):
         return self.inner.init(key)
 
-    def apply(self, params, state, X, **kwargs):
+    def apply(self, params, state, X, *, input_t=None, **kwargs):
         return self.inner.apply(params, state, X[:, np.asarray(self.columns)], **kwargs)
 
     def __getattr__(self, name):

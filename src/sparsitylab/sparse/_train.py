@@ -5,16 +5,22 @@ The engine's ``train`` always starts from ``network.init(key)``. Here the same c
 parameters passed in as traced arrays, so one compiled program serves every starting point of the
 same shapes: a warm-started path over ``A`` penalty strengths compiles once, not ``A`` times.
 Members (folds, ensemble members, path points) run exactly as in the engine: batched with
-``vmap``, in concurrent calls sized by their work.
+``vmap``, in concurrent calls sized by their work. Members whose first-layer rows are partly
+held at zero (a monotone path, a relaxed refit) can train on the inputs still in use only.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import dataclasses
+import math
+from functools import lru_cache, partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from sparsitylab.engine.networks import MLP
+from sparsitylab.engine.penalties import Mask, Sum
 from sparsitylab.engine.trainer import TrainResult, _fit_one, run_members
 
 
@@ -31,23 +37,74 @@ class _From:
         return self.network.apply(*args, **kwargs)
 
 
+def narrow_width(n_kept: int, n_inputs: int) -> int:
+    """The input width a member with ``n_kept`` usable inputs trains at: the next power of two,
+    at most ``n_inputs`` (few distinct widths: few compiled programs)."""
+    return min(n_inputs, 1 << max(0, math.ceil(math.log2(max(n_kept, 1)))))
+
+
+def _can_narrow(network) -> bool:
+    return isinstance(network, MLP) and not network.input_gate
+
+
 @lru_cache(maxsize=32)
-def _compiled(network, config, n_batches, batch, may_skip, batched):
+def _compiled(network, config, geometry, batched, label=None):
+    """The fit from given parameters; with ``label`` (an input width) on the columns
+    ``start[3][:label]`` of the inputs only (index ``n_inputs``: a zero column)."""
+
     def fit(start, data):
-        member, params, state = start
-        return _fit_one(
-            _From(network, params, state), config, n_batches, batch, member, data, may_skip=may_skip
-        )
+        member, params, state, columns = start
+        net = network
+        if label is not None:
+            p = network.n_inputs
+            cols = columns[:label]
+            take = partial(jnp.take, indices=cols, axis=1, mode="fill", fill_value=0)
+            data = dataclasses.replace(
+                data, X=take(data.X), X_val=None if data.X_val is None else take(data.X_val)
+            )
+            first = {**params[0], "w": jnp.take(params[0]["w"], cols, 0, mode="fill", fill_value=0)}
+            params = (first, *params[1:])
+            net = dataclasses.replace(network, n_inputs=label)
+        out = _fit_one(_From(net, params, state), config, geometry, member, data)
+        if label is not None:  # back to every input: the unused rows are exactly zero
+            w = out["params"][0]["w"]
+            full = jnp.zeros((p, w.shape[1]), w.dtype).at[cols].set(w, mode="drop")
+            out["params"] = ({**out["params"][0], "w": full}, *out["params"][1:])
+        return out
 
     return jax.jit(jax.vmap(fit, in_axes=(0, None)) if batched else fit)
 
 
-def train_from(network, config, data, members, params, state) -> TrainResult:
+def train_from(network, config, data, members, params, state, keep=None) -> TrainResult:
     """Train stacked ``members`` (leading axis ``M``) starting from ``params``/``state``, which
     carry the same leading axis. Returns the engine's :class:`TrainResult` (numpy arrays); the
-    members run as the engine runs them (:func:`~sparsitylab.engine.trainer.run_members`)."""
-    start = (members, params, state)
-    return run_members(_compiled, network, config, data, start, members.train_weight)
+    members run as the engine runs them (:func:`~sparsitylab.engine.trainer.run_members`).
+
+    ``keep``: ``(M, n_inputs)`` booleans, the inputs each member may use; the first-layer rows of
+    the others must be zero and stay exactly zero. An MLP without input gate then trains on the
+    kept columns only, padded with zero columns to :func:`narrow_width` (a held row contributes
+    nothing, so this is the same fit with fewer multiply-adds); other networks hold the rows at
+    zero with a :class:`~sparsitylab.engine.penalties.Mask`.
+    """
+    if keep is None:
+        start = (members, params, state, None)
+        return run_members(_compiled, network, config, data, start, members.train_weight)
+    keep = np.asarray(keep, bool)
+    if not _can_narrow(network):
+        shapes = [np.shape(layer["w"]) for layer in params]
+        masks = [np.broadcast_to(keep[..., None], shapes[0]).astype(np.float32)]
+        masks += [np.ones(shape, np.float32) for shape in shapes[1:]]
+        held = Sum((members.penalty, Mask(tuple(masks))))
+        start = (dataclasses.replace(members, penalty=held), params, state, None)
+        return run_members(_compiled, network, config, data, start, members.train_weight)
+    m, p = keep.shape
+    columns = np.full((m, p), p, np.int32)  # kept columns first, then p (a zero column)
+    for i, row in enumerate(keep):
+        kept = np.flatnonzero(row)
+        columns[i, : len(kept)] = kept
+    widths = [narrow_width(int(k), p) for k in keep.sum(axis=1)]
+    start = (members, params, state, columns)
+    return run_members(_compiled, network, config, data, start, members.train_weight, labels=widths)
 
 
 @lru_cache(maxsize=32)
