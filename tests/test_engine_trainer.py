@@ -263,11 +263,24 @@ def test_error_rate_needs_a_classification_loss():
         TrainConfig(loss="squared_error", record=("error_rate",))
 
 
-def test_full_batch_members_train_on_their_rows_only_and_groups_match_fits_alone(problem):
-    """A full-batch member whose held-out rows have weight 0 gives the fit on its rows alone
-    (the step never sees the others); members with 60 and 80 training rows go in separate calls
-    (row groups) and each equals its fit alone."""
+@pytest.mark.parametrize("large", [False, True])
+def test_full_batch_members_train_on_their_rows_only_and_groups_match_fits_alone(
+    problem, monkeypatch, large
+):
+    """A full-batch member whose held-out rows have weight 0 gives the fit on its rows alone;
+    members with 60 and 80 training rows share a call when their steps are small, and go in
+    separate calls (row groups: the folds step on their own rows only) when they are large
+    (forced here by lowering the work threshold); each equals its fit alone either way."""
+    from sparsitylab.engine import trainer
     from sparsitylab.engine.trainer import row_groups
+
+    if large:
+        monkeypatch.setattr(trainer, "CALL_WORK", 1)
+    seen = []
+
+    def spy(network, config, geometry, batched):
+        seen.append(geometry.rows)
+        return trainer._compiled(network, config, geometry, batched)
 
     X, y = problem
     net = MLP(5, (8,), dtype="float64")
@@ -279,7 +292,9 @@ def test_full_batch_members_train_on_their_rows_only_and_groups_match_fits_alone
     assert [list(g) for g in row_groups(np.stack(weights))] == [[1], [0, 2]]
     members = [Member(jax.random.PRNGKey(s), Sum(()), opt, 0.0, tw, 1 - tw) for s, tw in
                enumerate(weights)]  # fmt: skip
-    batched = train(net, cfg, Data(X, y), stack_members(members))
+    tw = np.stack(weights)
+    batched = trainer.run_members(spy, net, cfg, Data(X, y), stack_members(members), tw)
+    assert sorted(set(seen)) == ([60, 80] if large else [80])
     for i, tw in enumerate(weights):
         rows = tw > 0
         alone = train(net, cfg, Data(X[rows], y[rows]), stack_members([

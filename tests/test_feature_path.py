@@ -275,13 +275,26 @@ def test_bad_path_inputs_raise_clear_errors():
         SparseMLPRegressorCV(penalty=None, max_epochs=5).fit(X, y)
 
 
-def test_fits_without_held_inputs_equal_fits_that_hold_them_at_zero_by_a_mask():
+def test_fits_without_held_inputs_equal_fits_that_hold_them_at_zero_by_a_mask(monkeypatch):
     """``train_from(..., keep=...)`` trains an MLP on the kept columns only (padded with zero
-    columns to a power of two); the same members under a ``Mask`` prox on every input give the
-    same parameters, and the held rows come back exactly zero."""
+    columns to a power of two; here forced on a small problem by lowering the work threshold);
+    the same members under a ``Mask`` prox on every input give the same parameters, and the
+    held rows come back exactly zero."""
     import dataclasses
 
     import jax
+
+    from sparsitylab.sparse import _train
+
+    monkeypatch.setattr("sparsitylab.engine.trainer.CALL_WORK", 1)
+    widths = []
+
+    def spy(*args, label=None):
+        widths.append(label)
+        return compiled(*args, label=label)
+
+    compiled = _train._compiled
+    monkeypatch.setattr(_train, "_compiled", spy)
 
     from sparsitylab.engine.networks import MLP
     from sparsitylab.engine.optimizers import Optimizer
@@ -307,6 +320,7 @@ def test_fits_without_held_inputs_equal_fits_that_hold_them_at_zero_by_a_mask():
     ])  # fmt: skip
     cfg = TrainConfig(max_epochs=60)
     narrow = train_from(net, cfg, Data(X, y), members, params, state, keep=keep)
+    assert sorted(set(widths)) == [4, 8, 12]
     masks = (np.broadcast_to(keep[..., None], w.shape).astype(float), np.ones((3, 6, 1)))
     held = dataclasses.replace(members, penalty=Sum((members.penalty, Mask(masks))))
     masked = train_from(net, cfg, Data(X, y), held, params, state)

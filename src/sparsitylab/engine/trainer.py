@@ -379,10 +379,21 @@ def chunk_size(network, rows_per_step: int, m: int) -> int:
     call, ~60% in calls of one member); small steps instead gain from batching, which shares
     the per-operation overhead.
     """
-    shapes = jax.eval_shape(network.init, jax.random.PRNGKey(0))[0]
-    n_params = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(shapes))
-    by_work = max(1, int(CALL_WORK // max(1, n_params * rows_per_step)))
+    by_work = max(1, int(CALL_WORK // max(1, step_work(network, rows_per_step))))
     return max(1, min(by_work, math.ceil(m / _cores())))
+
+
+def step_work(network, rows_per_step: int) -> int:
+    """Multiply-adds of one member's step, counted as parameters x rows."""
+    shapes = jax.eval_shape(network.init, jax.random.PRNGKey(0))[0]
+    return sum(int(np.prod(v.shape)) for v in jax.tree.leaves(shapes)) * int(rows_per_step)
+
+
+def is_large(network, geometry) -> bool:
+    """Whether one member's step holds at least ``CALL_WORK`` multiply-adds: only then do
+    separate programs for members of different sizes (row groups, narrowed inputs) save more
+    time than compiling them costs."""
+    return step_work(network, geometry.batch or geometry.rows) >= CALL_WORK
 
 
 @dataclass(frozen=True)
@@ -462,10 +473,11 @@ def run_members(
     the compiled fit with ``vmap`` over members or, when ``batched`` is False, for one member
     alone.
 
-    Members are grouped by their number of training rows (:func:`row_groups`), each group with
-    its own :func:`batch_geometry`; a group goes in calls of :func:`chunk_size` members (one
-    member per call: the program without ``vmap``), padded to equal size by repeating its last
-    member so one program serves every call of the group, and all calls run concurrently. A
+    Members whose steps are large (:func:`is_large`) are grouped by their number of training
+    rows (:func:`row_groups`); each group gets its own :func:`batch_geometry` and goes in calls
+    of :func:`chunk_size` members (one member per call: the program without ``vmap``), padded
+    to equal size by repeating its last member so one program serves every call of the group;
+    all calls run concurrently. A
     member's numbers depend only on itself and its geometry. ``labels`` (one hashable per
     member) split the groups further: members of different labels never share a call, and
     ``compiled`` gets the group's label as ``label=``.
@@ -473,15 +485,14 @@ def run_members(
     tw = np.asarray(train_weight)
     m = tw.shape[0]
     calls = []
-    if labels is None:
-        groups = [(None, g) for g in row_groups(tw)]
-    else:
-        labels = np.asarray(labels)
-        groups = [
-            (label.item(), np.flatnonzero(labels == label)[g])
-            for label in np.unique(labels)
-            for g in row_groups(tw[labels == label])
-        ]
+    split = row_groups if is_large(network, batch_geometry(tw, config.batch_size)) else None
+    given = labels is not None
+    labels = np.asarray(labels) if given else np.zeros(m, int)
+    groups = []
+    for label in np.unique(labels):
+        index = np.flatnonzero(labels == label)
+        for g in split(tw[index]) if split else [np.arange(len(index))]:
+            groups.append((label.item() if given else None, index[g]))
     for label, group in groups:
         geometry = batch_geometry(tw[group], config.batch_size)
         rows = geometry.batch or geometry.rows

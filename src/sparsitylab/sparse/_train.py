@@ -21,7 +21,13 @@ import numpy as np
 
 from sparsitylab.engine.networks import MLP
 from sparsitylab.engine.penalties import Mask, Sum
-from sparsitylab.engine.trainer import TrainResult, _fit_one, run_members
+from sparsitylab.engine.trainer import (
+    TrainResult,
+    _fit_one,
+    batch_geometry,
+    is_large,
+    run_members,
+)
 
 
 class _From:
@@ -81,16 +87,18 @@ def train_from(network, config, data, members, params, state, keep=None) -> Trai
     members run as the engine runs them (:func:`~sparsitylab.engine.trainer.run_members`).
 
     ``keep``: ``(M, n_inputs)`` booleans, the inputs each member may use; the first-layer rows of
-    the others must be zero and stay exactly zero. An MLP without input gate then trains on the
-    kept columns only, padded with zero columns to :func:`narrow_width` (a held row contributes
-    nothing, so this is the same fit with fewer multiply-adds); other networks hold the rows at
-    zero with a :class:`~sparsitylab.engine.penalties.Mask`.
+    the others must be zero and stay exactly zero. An MLP without input gate whose steps are
+    large (:func:`~sparsitylab.engine.trainer.is_large`) then trains on the kept columns only,
+    padded with zero columns to :func:`narrow_width` (a held row contributes nothing, so this is
+    the same fit with fewer multiply-adds, in one more compiled program per width); otherwise
+    the rows are held at zero by a :class:`~sparsitylab.engine.penalties.Mask`.
     """
     if keep is None:
         start = (members, params, state, None)
         return run_members(_compiled, network, config, data, start, members.train_weight)
     keep = np.asarray(keep, bool)
-    if not _can_narrow(network):
+    geometry = batch_geometry(members.train_weight, config.batch_size)
+    if not (_can_narrow(network) and is_large(network, geometry)):
         shapes = [np.shape(layer["w"]) for layer in params]
         masks = [np.broadcast_to(keep[..., None], shapes[0]).astype(np.float32)]
         masks += [np.ones(shape, np.float32) for shape in shapes[1:]]
