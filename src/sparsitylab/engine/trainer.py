@@ -400,11 +400,11 @@ def is_large(network, geometry) -> bool:
 class Geometry:
     """How the members of one call meet their rows each epoch (static: part of the program).
 
-    Full batch (``batch=None``): each step sees the first ``rows`` rows of the member in the order
-    "rows of positive weight first", so a fold's held-out rows never enter its steps. Minibatches:
-    ``n_batches`` batches of ``batch`` shuffled rows; ``may_skip`` when some member can meet a
-    batch with no weight (fewer training rows than the largest member), which the step then
-    skips by a select.
+    ``rows`` is the largest member's number of training rows. Full batch (``batch=None``): each
+    step sees the member's first ``rows`` rows in the order "rows of positive weight first", so a
+    fold's held-out rows never enter its steps. Minibatches: ``n_batches`` batches of ``batch``
+    shuffled rows; ``may_skip`` when some member can meet a batch with no weight (fewer training
+    rows than the largest member), which the step then skips by a select.
     """
 
     n_batches: int
@@ -421,7 +421,7 @@ def batch_geometry(train_weight: np.ndarray, batch_size: int | None) -> Geometry
         return Geometry(1, None, n_train)
     n_batches = math.ceil(n_train / batch_size)
     may_skip = math.ceil(int(np.min(counts)) / batch_size) < n_batches
-    return Geometry(n_batches, batch_size, n_batches * batch_size, may_skip)
+    return Geometry(n_batches, batch_size, n_train, may_skip)
 
 
 GROUP_RATIO = 0.9  # members share a call when their training rows are within this ratio
@@ -477,10 +477,9 @@ def run_members(
     rows (:func:`row_groups`); each group gets its own :func:`batch_geometry` and goes in calls
     of :func:`chunk_size` members (one member per call: the program without ``vmap``), padded
     to equal size by repeating its last member so one program serves every call of the group;
-    all calls run concurrently. A
-    member's numbers depend only on itself and its geometry. ``labels`` (one hashable per
-    member) split the groups further: members of different labels never share a call, and
-    ``compiled`` gets the group's label as ``label=``.
+    all calls run concurrently. A member's numbers depend only on itself and its geometry.
+    ``labels`` (one hashable per member) split the groups further: members of different labels
+    never share a call, and ``compiled`` gets the group's label as ``label=``.
     """
     tw = np.asarray(train_weight)
     m = tw.shape[0]
