@@ -161,6 +161,20 @@ def test_divergence_stops_with_a_clear_error(problem):
         model.fit(X, y[:, 0] * 1e3)
 
 
+def test_parameters_that_overflow_in_the_last_epoch_count_as_diverged(problem):
+    """One full-batch SGD step with a huge rate: the loss it reports (before the step) is finite,
+    the parameters after it are not; the epoch must still be flagged. Two epochs: the second
+    epoch's loss shows it."""
+    X, y = problem
+    net = MLP(5, (8,))
+    data = Data(X.astype(np.float32), (y * 1e3).astype(np.float32))
+    for epochs in (1, 2):
+        res = one(net, TrainConfig(max_epochs=epochs), data, opt=Optimizer("sgd", 1e38))
+        assert np.isfinite(res.history["loss"][0, 0])
+        assert res.diverged_epoch[0] == epochs - 1, (epochs, res.diverged_epoch)
+        assert not all(np.all(np.isfinite(v)) for v in jax.tree.leaves(res.params))
+
+
 def test_lbfgs_full_batch_and_its_limits(problem):
     X, y = problem
     net = MLP(5, (8,), dtype="float64")

@@ -25,7 +25,9 @@ has stopped) around a ``lax.scan`` over minibatches. Each epoch
    is the validation data-fit (the training objective without validation rows); with
    ``monitor_penalty`` it also adds the penalty's value, as Keras' ``val_loss`` adds the
    regularization losses;
-4. stops with ``diverged_epoch`` set if the loss or the parameters became non-finite.
+4. stops with ``diverged_epoch`` set if the training loss became non-finite (parameters that
+   become non-finite make the next epoch's loss so; after the last epoch they are checked
+   directly).
 
 Optional per-epoch records (``config.record``) are computed inside the loop:
 ``"grad_norm"`` (L2 norm per layer of the epoch's mean gradient: for full-batch training the
@@ -320,9 +322,9 @@ def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
             hist["max_error"] = hist["max_error"].at[e].set(jnp.max(jnp.where(train_rows, err, 0)))
         new["history"] = hist
 
-        finite = jnp.isfinite(train_loss) & jnp.all(
-            jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(p)])
-        )
+        # non-finite parameters make the next epoch's loss non-finite (checked after the loop
+        # for the last epoch): no per-step scan of every parameter
+        finite = jnp.isfinite(train_loss)
         new["diverged"] = jnp.where(finite, -1, e)
         stop = ~finite
         if config.early_stopping:
@@ -344,12 +346,14 @@ def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
 
     c = jax.lax.while_loop(cond, body, carry)
     params, state = c["params"], c["state"]
+    last_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(params)]))
+    diverged = jnp.where((c["diverged"] < 0) & ~last_finite, c["epoch"] - 1, c["diverged"])
     if config.early_stopping and config.restore_best_weights:
-        use_best = (c["best_epoch"] >= 0) & (c["diverged"] < 0)
+        use_best = (c["best_epoch"] >= 0) & (diverged < 0)
         params, state = _select(use_best, (c["best_params"], c["best_state"]), (params, state))
     return {
         "params": params, "state": state, "history": c["history"], "n_epochs": c["epoch"],
-        "best_epoch": c["best_epoch"], "diverged_epoch": c["diverged"],
+        "best_epoch": c["best_epoch"], "diverged_epoch": diverged,
     }  # fmt: skip
 
 
