@@ -357,7 +357,7 @@ def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
     }  # fmt: skip
 
 
-CALL_WORK = 1e7  # multiply-adds per step that one call should hold (see _run_chunked)
+CALL_WORK = 1e7  # multiply-adds per step that one call should hold (see chunk_size, is_large)
 
 
 def _cores() -> int:

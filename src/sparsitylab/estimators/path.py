@@ -65,10 +65,14 @@ def effective_first_layer(params) -> np.ndarray:
     return w
 
 
+def used_inputs(params) -> np.ndarray:
+    """``(M, n_features)`` booleans: per member, the inputs whose first-layer row is non-zero."""
+    return np.any(effective_first_layer(params) != 0, axis=2)
+
+
 def selected_mask(params) -> np.ndarray:
     """``(n_features,)`` booleans: the inputs whose first-layer row is non-zero in some member."""
-    w = effective_first_layer(params)
-    return np.any(w != 0, axis=(0, 2))
+    return used_inputs(params).any(axis=0)
 
 
 def leave_alphas(alphas, selected) -> np.ndarray:
@@ -168,11 +172,6 @@ def _penalty(est, alpha):
     return make_penalty(est.penalty, float(alpha), est.l1_ratio, est.max_norm)
 
 
-def used_inputs(params) -> np.ndarray:
-    """``(M, n_features)`` booleans: per member, the inputs whose first-layer row is non-zero."""
-    return np.any(effective_first_layer(params) != 0, axis=2)
-
-
 def take_members(res: TrainResult, sl: slice) -> TrainResult:
     """The members ``sl`` of ``res``."""
     return TrainResult(
@@ -202,9 +201,7 @@ def relax(est, network, config, data, keys, train_w, val_w, results, epochs) -> 
     point), all trained at once: each continues from its parameters with no penalty but the
     selected inputs fixed (the dropped rows held at exactly zero), so the validation loss judges
     the selected *set* rather than the shrunken weights (the relaxed lasso)."""
-    members = []
-    for _ in results:
-        members += _members(est, Sum(()), keys, train_w, val_w)
+    members = _members(est, Sum(()), keys, train_w, val_w) * len(results)
     params, state = (
         jax.tree.map(lambda *vs: np.concatenate(vs), *[getattr(r, f) for r in results])
         for f in ("params", "state")
