@@ -30,7 +30,8 @@ Settings (``SETTINGS``): full (5 seeds, 5 folds, LassoNet's default ``path_multi
 MNIST 5,000 rows); quick with ``SPARSITYLAB_BENCH_QUICK=1`` (1 seed, 3 folds, multiplier 1.2,
 MNIST 1,000 rows); ``SPARSITYLAB_BENCH_SETTING=tabular5`` or ``mnist5`` (5 seeds of the quick
 setting on the three tabular data sets, or on MNIST alone) or ``mnist5_all_rows`` (5 seeds of the
-quick setting on all 5,000 MNIST images), written to ``bench_feature_selection_<setting>.json``.
+quick setting on all 5,000 MNIST images) or ``tabular_full`` (the full setting on the three
+tabular data sets), written to ``bench_feature_selection_<setting>.json``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ SETTINGS = {
     "quick": {"seeds": [0], "cv": 3, "lassonet_path_multiplier": 1.2, "mnist_rows": 1000},
     "tabular5": {"seeds": [0, 1, 2, 3, 4], "cv": 3, "lassonet_path_multiplier": 1.2,
                  "mnist_rows": 0},
+    "tabular_full": {"seeds": [0, 1, 2, 3, 4], "cv": 5, "lassonet_path_multiplier": 1.02,
+                     "mnist_rows": 0},
     "mnist5": {"seeds": [0, 1, 2, 3, 4], "cv": 3, "lassonet_path_multiplier": 1.2,
                "mnist_rows": 1000, "only": ["mnist5k"]},
     "mnist5_all_rows": {"seeds": [0, 1, 2, 3, 4], "cv": 3, "lassonet_path_multiplier": 1.2,
