@@ -509,7 +509,8 @@ def run_members(
             single = program(False)
 
             def fn(ms, d, single=single):
-                return jax.tree.map(lambda v: v[None], single(jax.tree.map(lambda v: v[0], ms), d))
+                out = single(jax.tree.map(lambda v: v[0], ms), d)
+                return jax.tree.map(lambda v: np.asarray(v)[None], out)  # no tiny compiled ops
         else:
             fn = program(True)
         n_calls = math.ceil(len(group) / chunk)
