@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 import sparsitylab as sl
 
@@ -26,6 +27,8 @@ def data():
         (dict(penalty="l3"), "penalty.*l1"),
         (dict(optimizer="adamax"), "optimizer.*adam"),
         (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes"),
+        (dict(hidden_layer_sizes=(8.7,)), "hidden_layer_sizes"),
+        (dict(learning_rate=0.0), "learning_rate"),
         (dict(record=("nope",)), "record.*grad_norm"),
     ],
 )
@@ -111,3 +114,19 @@ def test_sweep_matches_individual_fits(data):
     mixed = sl.sweep(base, X, y, {"hidden_layer_sizes": [(4,), (8,)], "alpha": [1e-3, 1e-2]}, cv=3)
     assert [e[0].coefs_[0].shape[1] for e in mixed.attrs["estimators"]] == [4, 8, 4, 8]
     assert {"val_score", "std_val_score", "n_epochs"} <= set(mixed.columns)
+
+
+def test_an_integer_hidden_layer_size_means_one_layer_and_unfitted_names_raise(data):
+    one = sl.SparseMLPRegressor(**{**FAST, "hidden_layer_sizes": 8}).fit(*data)
+    same = sl.SparseMLPRegressor(**{**FAST, "hidden_layer_sizes": (8,)}).fit(*data)
+    assert [c.shape for c in one.coefs_] == [(4, 8), (8, 1)]
+    np.testing.assert_array_equal(one.predict(data[0]), same.predict(data[0]))
+    with pytest.raises(NotFittedError):
+        _ = sl.SparseMLPRegressor().selected_feature_names_
+
+
+def test_sweep_refuses_estimators_it_cannot_batch(data):
+    with pytest.raises(TypeError, match="GridSearchCV"):
+        sl.sweep(sl.HadamardLasso(), *data, {"alpha": [0.1]})
+    with pytest.raises(TypeError, match="SparseMLPRegressorCV"):
+        sl.sweep(sl.SparseMLPRegressorCV(max_epochs=5), *data, {"alpha": [0.1]})

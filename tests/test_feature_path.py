@@ -9,7 +9,12 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LassoCV
 
-from sparsitylab import SparseMLPClassifier, SparseMLPRegressor, SparseMLPRegressorCV
+from sparsitylab import (
+    DivergenceError,
+    SparseMLPClassifier,
+    SparseMLPRegressor,
+    SparseMLPRegressorCV,
+)
 from sparsitylab.datasets import make_sparse_regression
 from sparsitylab.engine.penalties import GroupLasso, HadamardInput
 from sparsitylab.engine.trainer import Data
@@ -273,6 +278,21 @@ def test_bad_path_inputs_raise_clear_errors():
         SparseMLPRegressor(penalty="group_input", max_epochs=5).path(X, y, alphas=[-1.0, 0.1])
     with pytest.raises(ValueError, match="cross-validating alpha needs a penalty"):
         SparseMLPRegressorCV(penalty=None, max_epochs=5).fit(X, y)
+    for refused in (dict(early_stopping=True), dict(n_estimators=2), dict(bootstrap=True)):
+        with pytest.raises(ValueError, match="not supported here"):
+            SparseMLPRegressorCV(max_epochs=5, cv=2, n_alphas=2, **refused).fit(X, y)
+
+
+def test_cv_path_warns_on_diverged_alphas_and_refuses_a_path_that_only_diverged():
+    X, y, _ = _linear(n=60, p=5)
+    X = X * 10  # unscaled inputs: the default proximal SGD step overflows at small alphas
+    alphas = [1e-3, 1e-2, 1e6]  # the last one zeroes every input row at once
+    cv = SparseMLPRegressorCV(alphas=alphas, cv=2, max_epochs=50, random_state=0)
+    with pytest.warns(RuntimeWarning, match="diverged at 2 of 3 alphas"):
+        cv.fit(X, y)
+    assert cv.alpha_ == 1e6 and np.all(np.isinf(cv.mse_path_[:2]).any(axis=1))
+    with pytest.raises(DivergenceError, match="every alpha"):
+        SparseMLPRegressorCV(alphas=alphas[:2], cv=2, max_epochs=50, random_state=0).fit(X, y)
 
 
 def test_fits_without_held_inputs_equal_fits_that_hold_them_at_zero_by_a_mask(monkeypatch):

@@ -64,7 +64,7 @@ class SparseMLPBase(BaseEstimator):
     """Shared implementation; use :class:`SparseMLPRegressor` or :class:`SparseMLPClassifier`."""
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "penalty": [StrOptions(set(PENALTIES)), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -74,7 +74,7 @@ class SparseMLPBase(BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
-        "learning_rate": [Interval(Real, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -129,10 +129,14 @@ class SparseMLPBase(BaseEstimator):
 
     # --- planning ---------------------------------------------------------------------------
     def _hidden(self):
-        sizes = tuple(int(h) for h in np.atleast_1d(self.hidden_layer_sizes))
-        if any(h < 1 for h in sizes):
-            raise ValueError(f"hidden_layer_sizes must hold positive integers, got {sizes}")
-        return sizes
+        sizes = np.atleast_1d(self.hidden_layer_sizes)
+        whole = lambda h: isinstance(h, Real) and not isinstance(h, bool) and h >= 1 and h == int(h)  # noqa: E731
+        if sizes.ndim != 1 or not all(whole(h) for h in sizes.tolist()):
+            raise ValueError(
+                "hidden_layer_sizes must be a positive integer or a sequence of them, got "
+                f"{self.hidden_layer_sizes!r}"
+            )
+        return tuple(int(h) for h in sizes.tolist())
 
     def _network(self, n_features, n_outputs):
         return MLP(
@@ -280,6 +284,7 @@ class SparseMLPBase(BaseEstimator):
     @property
     def selected_feature_names_(self):
         """Names of the selected inputs (``x0, x1, ...`` when fitted without pandas names)."""
+        check_is_fitted(self, "params_")
         names = getattr(self, "feature_names_in_", None)
         if names is None:
             names = np.array([f"x{j}" for j in range(self.n_features_in_)], dtype=object)

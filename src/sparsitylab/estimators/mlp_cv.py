@@ -31,6 +31,7 @@ from sparsitylab.estimators.path import (
     FeaturePath,
     _prepare,
     check_alphas,
+    check_path,
     choose,
     cv_folds,
     default_alphas,
@@ -99,6 +100,18 @@ class _PathCV:
                 "cross-validating alpha needs a penalty; use penalty='group_input' "
                 "or 'hadamard_input' for feature selection"
             )
+        if self.early_stopping:
+            raise ValueError(
+                "the CV estimators judge every alpha on its held-out fold after a fixed number "
+                "of epochs (max_epochs, warm_epochs, relax_epochs); early_stopping=True is not "
+                "supported here. Set early_stopping=False"
+            )
+        if self.n_estimators != 1 or self.bootstrap:
+            raise ValueError(
+                "the CV estimators train one network per fold and alpha; n_estimators > 1 and "
+                "bootstrap=True are not supported here (use SparseMLPRegressor/Classifier with "
+                "alpha=alpha_ for an ensemble at the chosen alpha)"
+            )
         X, y, Y, n_outputs = _prepare(self, X, y)
         rng = check_random_state(self.random_state)
         n, p = X.shape
@@ -123,6 +136,7 @@ class _PathCV:
             self, network, config, data, keys, train_w, val_w, alphas, self.warm_start, warm,
             relax_epochs, self.monotone, every_row=True,
         )  # fmt: skip
+        check_path(self, cv_run.val_loss)
         best = choose(cv_run.val_loss, self.selection)
         start = time.perf_counter()
         chosen = cv_run.every_row[best]
@@ -175,6 +189,9 @@ class SparseMLPRegressorCV(_PathCV, SparseMLPRegressor):
     every larger alpha, so the selected sets are nested), ``warm_epochs`` (default ``max_epochs``
     per decade of the grid), ``relax_epochs`` (default ``max_epochs // 4``), ``selection``
     ("min" or "1se"), ``refit_dense`` (an unpenalized network on the selected columns).
+    ``alpha`` is not used (the grid is ``alphas``); ``early_stopping``, ``n_estimators > 1`` and
+    ``bootstrap`` are refused. Path points that diverge on some fold are never chosen (a
+    ``RuntimeWarning`` counts them; all of them: :class:`~sparsitylab.DivergenceError`).
     Defaults favour selection: full-batch proximal SGD (``learning_rate=0.1``), whose proximal
     step is the exact group-lasso prox; with Adam the step sizes are rescaled per weight and rows
     reach zero only for much larger alphas.

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -45,6 +46,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
+from sparsitylab._errors import DivergenceError
 from sparsitylab.engine.losses import datafit, get_loss
 from sparsitylab.engine.penalties import Sum
 from sparsitylab.engine.trainer import Data, Member, TrainResult, stack_members, train
@@ -343,6 +345,25 @@ def feature_names(est, n_features) -> np.ndarray:
     return np.asarray(names, dtype=object)
 
 
+def check_path(est, val_loss_folds):
+    """Refuse a path on which every point diverged on some fold; warn when some did (a point
+    with an infinite validation loss on one fold is never chosen)."""
+    bad = ~np.all(np.isfinite(val_loss_folds), axis=1)
+    if not bad.any():
+        return
+    advice = (
+        f"try a smaller learning_rate (now {est.learning_rate}) or standardized inputs and targets"
+    )
+    if bad.all():
+        raise DivergenceError(f"training diverged at every alpha of the path: {advice}")
+    warnings.warn(
+        f"training diverged at {int(bad.sum())} of {len(bad)} alphas of the path (on at least "
+        f"one fold); those alphas were not chosen: {advice}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
 def choose(val_loss_folds, rule="min") -> int:
     """Index of the chosen alpha: least mean validation loss (``"min"``), or the largest alpha
     whose mean is within one standard error of that minimum (``"1se"``)."""
@@ -414,6 +435,7 @@ def estimator_path(
         est, network, config, data, keys, [tw], [vw], alphas, warm_start, warm_epochs,
         relax_epochs, monotone,
     )  # fmt: skip
+    check_path(est, run.val_loss)
     best = choose(run.val_loss)
     path = FeaturePath(
         alphas=alphas, val_loss=run.val_loss.mean(axis=1), val_loss_folds=run.val_loss,

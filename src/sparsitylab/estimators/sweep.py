@@ -52,6 +52,16 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
         ``.attrs["estimators"]`` holds the fitted estimators: one per row, or a list of one per
         fold under ``cv``.
     """
+    from sparsitylab.estimators.mlp import SparseMLPClassifier, SparseMLPRegressor
+    from sparsitylab.estimators.mlp_cv import _PathCV
+
+    if not isinstance(estimator, SparseMLPRegressor | SparseMLPClassifier) or isinstance(
+        estimator, _PathCV
+    ):
+        raise TypeError(
+            "sweep trains SparseMLPRegressor or SparseMLPClassifier configurations, got "
+            f"{type(estimator).__name__}; for other estimators use scikit-learn's GridSearchCV"
+        )
     if cv is not None and validation_data is not None:
         raise ValueError("give either cv or validation_data, not both")
     combos = list(ParameterGrid(param_grid))
