@@ -56,6 +56,17 @@ def test_features():
     assert h.groupby("layer")["count"].sum().tolist() == [9, 3]
 
 
+def test_feature_rows_named_by_the_fitted_frame():
+    import pandas as pd
+
+    from sparsitylab import SparseMLPRegressor
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(30, 3)), columns=["rm", "tax", "age"])
+    model = SparseMLPRegressor((4,), max_epochs=3, random_state=0).fit(X, X["rm"])
+    assert mean_abs_weight_per_feature(model).index.tolist() == ["rm", "tax", "age"]
+    assert mean_abs_weight_per_feature(model, list("abc")).index.tolist() == list("abc")
+
+
 def test_relu_on_nonnegative_data_is_linear():
     rng = np.random.default_rng(0)
     X = rng.uniform(0, 1, size=(50, 4))

@@ -50,7 +50,7 @@ def test_bad_data_raises_value_errors(data):
         with pytest.raises(ValueError, match=match):
             model.fit(Xb, yb)
     frame = pd.DataFrame(X, columns=list("abcd")).assign(d=["x"] * 60)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'d' of X are not numeric"):
         model.fit(frame, y)
     model.fit(X, y)
     with pytest.raises(ValueError, match="4 features"):

@@ -75,11 +75,16 @@ def plot_sparsity_by_layer(model, thresholds: Sequence[float] = DEFAULT_THRESHOL
 def mean_abs_weight_per_feature(model, feature_names=None, *, member: int = 0) -> pd.Series:
     """For each input feature, the mean of ``|w|`` over its first-layer weights (all units).
 
-    The report's measure of how much a network uses a feature.
+    The report's measure of how much a network uses a feature. Rows are named by
+    ``feature_names``, else by the model's ``feature_names_in_`` (fitted on pandas; one per
+    first-layer input), else ``x0, x1, ...``.
     """
     w = layer_weights(model, member=member)[0]
     if w.ndim != 2:
         raise ValueError("mean_abs_weight_per_feature reads a dense first layer (n_inputs, units)")
+    fitted_names = getattr(model, "feature_names_in_", None)
+    if feature_names is None and fitted_names is not None and len(fitted_names) == len(w):
+        feature_names = fitted_names
     names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(len(w))]
     if len(names) != len(w):
         raise ValueError(f"{len(names)} feature names for {len(w)} inputs")

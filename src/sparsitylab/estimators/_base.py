@@ -12,6 +12,7 @@ from numbers import Integral, Real
 
 import jax
 import numpy as np
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -58,6 +59,19 @@ def make_penalty(name, alpha, l1_ratio, max_norm):
     if max_norm is not None:
         terms = (*terms, MaxNorm(max_norm))
     return Sum(terms)
+
+
+def check_numeric_columns(X):
+    """Name the columns of a pandas ``X`` that are not numeric (or boolean)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    bad = [str(c) for c, t in dtypes.items() if not (is_numeric_dtype(t) or is_bool_dtype(t))]
+    if bad:
+        raise ValueError(
+            f"column(s) {', '.join(map(repr, bad))} of X are not numeric; encode them first "
+            "(e.g. one-hot columns) or drop them"
+        )
 
 
 class SparseMLPBase(BaseEstimator):
@@ -166,6 +180,7 @@ class SparseMLPBase(BaseEstimator):
         self._hidden()
 
     def _validate_fit(self, X, y):
+        check_numeric_columns(X)
         X, y = validate_data(
             self, X, y, dtype=np.float64, ensure_min_samples=2, multi_output=True,
             y_numeric=self._loss != "logistic" and self._loss != "softmax",
@@ -333,6 +348,7 @@ class SparseMLPBase(BaseEstimator):
     def _forward(self, X):
         """Outputs of every ensemble member, ``(n_members, n, n_outputs)``, in evaluation mode."""
         check_is_fitted(self, "params_")
+        check_numeric_columns(X)
         X = validate_data(self, X, reset=False, dtype=np.float64).astype(np.float32)
         n = X.shape[0]
         sparse = getattr(self, "sparse_inference_", None)  # set by sparsitylab.prune for CSR layers

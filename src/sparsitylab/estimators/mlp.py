@@ -36,7 +36,7 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default (32,)
+    hidden_layer_sizes : int or tuple of int, default (32,)
     activation : {"relu", "tanh", "sigmoid", "linear", "leaky_relu"}, default "relu"
     penalty : {None, "l1", "l1_subgradient", "l2", "elasticnet", "group_input", "group_neurons"}
     alpha : float >= 0, default 1e-3
