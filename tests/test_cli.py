@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -134,3 +136,56 @@ def test_console_script_error_has_no_traceback(tmp_path):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr and done.stderr.strip().startswith("error:")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_fit_path_then_certify(table, tmp_path):
+    path, _ = table
+    model = tmp_path / "p.pkl"
+    result = _invoke("fit", path, "--target", "price", "--path", "--save", model)
+    assert result.exit_code == 0, result.output
+    result = _invoke("certify", model)
+    assert result.exit_code == 0, result.output
+
+
+def test_fit_title_on_one_line(table):
+    path, _ = table
+    result = _invoke("fit", path, "--target", "price", "--save", path.with_suffix(".pkl"))
+    assert result.exit_code == 0, result.output
+    assert "lasso on data.csv → price" in result.output
+
+
+def test_save_into_directory_or_missing_folder(table, tmp_path):
+    path, _ = table
+    _one_line_error(_invoke("fit", path, "--target", "price", "--save", tmp_path), "directory")
+    assert ".tmp" not in _invoke("fit", path, "--target", "price", "--save", tmp_path).output
+    missing = tmp_path / "no" / "m.pkl"
+    _one_line_error(_invoke("fit", path, "--target", "price", "--save", missing), "does not exist")
+    assert not missing.parent.exists()
+
+
+def test_saved_model_mode_follows_umask(table, tmp_path):
+    path, _ = table
+    model = tmp_path / "m.pkl"
+    old = os.umask(0o022)
+    try:
+        assert _invoke("fit", path, "--target", "price", "--save", model).exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(model.stat().st_mode) == 0o644
+
+
+def test_infinite_values_name_the_column(table, tmp_path):
+    _, frame = table
+    path = tmp_path / "inf.csv"
+    frame.assign(x3=frame.x3.where(frame.index != 5, np.inf)).to_csv(path, index=False)
+    _one_line_error(_invoke("fit", path, "--target", "price"), "x3", "infinite")
+
+
+def test_processes_and_tol_must_be_positive(table, tmp_path):
+    _one_line_error(_invoke("study", "early-stopping", "--processes", "-1"), "--processes")
+    _one_line_error(_invoke("study", "early-stopping", "--processes", "0"), "--processes")
+    path, _ = table
+    model = tmp_path / "m.pkl"
+    assert _invoke("fit", path, "--target", "price", "--save", model).exit_code == 0
+    for tol in ("-1", "0"):
+        _one_line_error(_invoke("certify", model, "--tol", tol), "--tol")

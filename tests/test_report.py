@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 
 import matplotlib
@@ -140,3 +142,15 @@ def test_report_renders_in_headless_chromium(tmp_path):
         check=True,
     )
     assert shot.exists() and shot.stat().st_size > 5000
+
+
+def test_atomic_write_mode_follows_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "f.txt", "x")
+        os.umask(0o027)
+        other = atomic_write(tmp_path / "g.txt", "y")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(other.stat().st_mode) == 0o640

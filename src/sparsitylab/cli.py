@@ -83,7 +83,7 @@ def study_command(
     quick: bool = typer.Option(False, "--quick", help="Small settings: under a minute on 2 cores."),
     out: Path = typer.Option(Path("reports"), "--out", help="Reports go to OUT/NAME/."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://...)."),
-    processes: int = typer.Option(0, "--processes", help="Run tasks in N local processes."),
+    processes: int = typer.Option(None, "--processes", help="Run tasks in N local processes."),
     resume: bool = typer.Option(False, "--resume", help="Keep finished runs in OUT/NAME/."),
 ):
     """Run one study and write its report (HTML, Markdown, metrics, figures, configuration)."""
@@ -95,6 +95,8 @@ def _run_study(name, seeds, quick, out, scheduler, processes, resume):
 
     from sparsitylab.studies import get_study, make_executor, run_study
 
+    if processes is not None and processes < 1:
+        raise UserError(f"--processes must be at least 1, got {processes}")
     study = get_study(name)
     executor = make_executor(scheduler, processes)
     with Progress(
@@ -136,6 +138,7 @@ class ModelKind(StrEnum):
 
 def read_table(path: Path, target: str):
     """Features and target from a CSV or Parquet file; every column must be numeric."""
+    import numpy as np
     import pandas as pd
 
     path = Path(path)
@@ -169,6 +172,11 @@ def read_table(path: Path, target: str):
     if frame.isna().any().any():
         bad = [str(c) for c in frame.columns if frame[c].isna().any()]
         raise UserError(f"missing values in column(s) {', '.join(bad)}; impute or drop them first")
+    bad = [str(c) for c in frame.columns if np.isinf(frame[c].to_numpy(float)).any()]
+    if bad:
+        raise UserError(
+            f"infinite values in column(s) {', '.join(bad)}; replace or drop them first"
+        )
     if len(frame) < 10:
         raise UserError(f"{path.name} has {len(frame)} rows; need at least 10 to fit and test")
     y = frame[target].to_numpy(float)
@@ -215,6 +223,11 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
     if not 0 < test_size < 1:
         raise UserError(f"--test-size must lie in (0, 1), got {test_size}")
     X, y, names = read_table(data, target)
+    out = Path(save or Path(data).with_suffix(f".{model.value}.pkl"))
+    if out.is_dir():
+        raise UserError(f"{out} is a directory; give --save a file name, e.g. {out / 'model.pkl'}")
+    if not out.parent.is_dir():
+        raise UserError(f"cannot save the model: folder {out.parent} does not exist")
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=random_state)
     scaler = StandardScaler().fit(Xtr)
     Xtr_s, Xte_s = scaler.transform(Xtr), scaler.transform(Xte)
@@ -224,10 +237,10 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
         from sklearn.linear_model import Lasso, LassoCV
 
         if path:
-            est = LassoCV(cv=5, random_state=random_state, max_iter=100_000).fit(Xtr_s, ytr)
-            alpha = float(est.alpha_)
-        else:
-            est = Lasso(alpha=alpha, tol=1e-10, max_iter=100_000).fit(Xtr_s, ytr)
+            # only CV's choice of alpha: LassoCV's own refit (tol 1e-4) would not certify
+            cv = LassoCV(cv=5, random_state=random_state, max_iter=100_000).fit(Xtr_s, ytr)
+            alpha = float(cv.alpha_)
+        est = Lasso(alpha=alpha, tol=1e-10, max_iter=100_000).fit(Xtr_s, ytr)
         certificate = lasso_certificate(Xtr_s, ytr, est.coef_, alpha)
     elif model == ModelKind.hadamard:
         from sparsitylab.estimators.hadamard import HadamardLasso, HadamardLassoCV
@@ -265,7 +278,13 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
         "n_test": len(yte),
     }
 
-    table = RichTable(title=f"{model.value} on {Path(data).name} → {target}", show_header=False)
+    console.print(
+        f"{model.value} on {Path(data).name} → {target}",
+        style="bold",
+        markup=False,
+        highlight=False,
+    )
+    table = RichTable(show_header=False)
     for k, v in metrics.items():
         table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
     console.print(table)
@@ -297,7 +316,6 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
     }
     from sparsitylab.report import atomic_write
 
-    out = save or Path(data).with_suffix(f".{model.value}.pkl")
     atomic_write(out, pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
     console.print(f"model saved: {out}")
 
@@ -321,6 +339,8 @@ def fit_command(
 def _certify(model_path: Path, tol: float):
     import numpy as np
 
+    if not tol > 0:
+        raise UserError(f"--tol must be positive, got {tol}")
     model_path = Path(model_path)
     if not model_path.exists():
         raise UserError(f"no such file: {model_path}")

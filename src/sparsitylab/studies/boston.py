@@ -381,7 +381,7 @@ def analyze(config, results):
                 f"last {config['validation_split']:.0%} of the training rows, best weights "
                 f"restored). {_cap_sentence(config, results)} "
                 "The report's numbers come from one run each, trained with its cap of "
-                f"{config['report_max_epochs']} epochs (next section); the spread over seeds "
+                f"{CONFIG['report_max_epochs']} epochs (next section); the spread over seeds "
                 "shows how much of the differences between architectures one run can carry.",
                 '**The report\'s "without L2" wide model had L2**: its code builds '
                 "`no_l2_wide_model` "
@@ -405,10 +405,16 @@ def analyze(config, results):
     at_cap = [label for name, label, *_ in NETWORKS if capped[name]["fraction_at_cap"] == 1.0]
     sections.append(
         Section(
-            f"The report's cap of {config['report_max_epochs']} epochs",
+            f"The report's cap of {CONFIG['report_max_epochs']} epochs",
             [
-                f"The report stopped every network after at most {config['report_max_epochs']} "
-                "epochs. With that cap its early stopping never acts on "
+                f"The report stopped every network after at most {CONFIG['report_max_epochs']} "
+                "epochs"
+                + (
+                    f"; this quick run lowers that cap to {config['report_max_epochs']}"
+                    if config["report_max_epochs"] != CONFIG["report_max_epochs"]
+                    else ""
+                )
+                + ". With that cap its early stopping never acts on "
                 + ("; ".join(f"*{label}*" for label in at_cap) if at_cap else "any network")
                 + ": every seed trains until the cap, its validation loss having improved within "
                 f"the last {config['patience']} epochs. Their numbers are those of networks "
@@ -418,7 +424,7 @@ def analyze(config, results):
             ],
             [
                 Table(
-                    f"Test MSE with the report's cap of {config['report_max_epochs']} epochs "
+                    f"Test MSE with a cap of {config['report_max_epochs']} epochs "
                     "(mean and standard deviation over seeds)",
                     pd.DataFrame(capped_rows),
                 )
