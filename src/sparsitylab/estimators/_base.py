@@ -290,11 +290,15 @@ class SparseMLPBase(BaseEstimator):
     # --- feature selection (sparsitylab.estimators.path) ----------------------------------------
     @property
     def selected_features_(self):
-        """Indices of the inputs whose (gated) first-layer row is non-zero in some member."""
+        """Indices (columns of ``X``) of the inputs whose (gated) first-layer row is non-zero in
+        some member; a compacted network's rows are mapped back to the columns it reads."""
         check_is_fitted(self, "params_")
         from sparsitylab.estimators.path import selected_mask
+        from sparsitylab.sparse._model import unwrap
 
-        return np.flatnonzero(selected_mask(self.params_))
+        columns, _ = unwrap(self.network_)
+        rows = np.flatnonzero(selected_mask(self.params_))
+        return rows if columns is None else columns[rows]
 
     @property
     def selected_feature_names_(self):

@@ -14,12 +14,25 @@ from sklearn.exceptions import NotFittedError
 
 
 def check_model(model, what: str) -> None:
-    """Raise a clear error unless ``model`` is a fitted sparsitylab network estimator."""
+    """Raise a clear error unless ``model`` is a fitted sparsitylab network estimator whose
+    predictions come from its own network."""
+    name = type(model).__name__
     if not hasattr(model, "network_") or not hasattr(model, "params_"):
-        name = type(model).__name__
+        if not hasattr(model, "hidden_layer_sizes"):
+            raise ValueError(
+                f"{what} works on the sparsitylab MLP estimators (SparseMLPRegressor, "
+                f"SparseMLPClassifier, SparseMLPRegressorCV, SparseMLPClassifierCV), not on {name}"
+            )
         raise NotFittedError(
             f"{what} needs a fitted sparsitylab network estimator; this {name} has no network_ "
             f"and params_: call fit(X, y) first"
+        )
+    if hasattr(model, "dense_estimator_"):
+        raise ValueError(
+            f"this {name} predicts with dense_estimator_ (refit_dense=True): {what} would leave "
+            f"its predictions as they are but change the selected_features_ that "
+            f"dense_estimator_ reads. Apply {what} to model.dense_estimator_ (it takes "
+            f"X[:, model.selected_features_]), or fit with refit_dense=False"
         )
 
 
@@ -34,7 +47,8 @@ def n_parameters(params) -> int:
 
 
 def refresh(model) -> None:
-    """Recompute the attributes derived from ``params_`` (as the estimators' ``_store`` does)."""
+    """Recompute the attributes derived from ``params_`` (as the estimators' ``_store`` does;
+    ``feature_importances_`` has one entry per column of the original ``X``)."""
     params = model.params_
     single = n_members(params) == 1
     weights = [np.asarray(layer["w"]) for layer in params]
@@ -48,7 +62,13 @@ def refresh(model) -> None:
     if "gate" in params[0]:
         first = first * np.asarray(params[0]["gate"])[..., None]
     if first.ndim == 3:
-        model.feature_importances_ = np.abs(first).mean(axis=(0, 2))
+        per_row = np.abs(first).mean(axis=(0, 2))
+        columns, _ = unwrap(model.network_)
+        if columns is None:
+            model.feature_importances_ = per_row
+        else:  # compacted: one per column of the original X, zero where it reads none
+            model.feature_importances_ = np.zeros(model.n_features_in_, per_row.dtype)
+            model.feature_importances_[columns] = per_row
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ A hidden unit ``u`` of layer ``l`` contributes ``act(z_u) * W_{l+1}[u, :]`` to t
 * Never active on the data ``X`` (ReLU, ``z_u <= 0`` on every row): it contributes exactly 0 on
   those rows; removed (predictions are unchanged on ``X``, not necessarily elsewhere).
 
-Inputs whose (gated) first-layer row is zero are dropped; the compacted estimator reads the
-remaining columns itself (:class:`~sparsitylab.sparse._model.SelectInputs`), so it takes the
-same ``X``. Removing units can kill others (a unit whose only outgoing weights went to removed
-units), so the passes repeat until nothing changes.
+Removing units can kill others (a unit whose only outgoing weights went to removed units), so
+the passes repeat until nothing changes. Then the inputs whose (gated) first-layer row is zero
+(also those that fed only removed units) are dropped: the compacted estimator reads the remaining
+columns itself (:class:`~sparsitylab.sparse._model.SelectInputs`), so it takes the same ``X``,
+and its ``selected_features_``, ``selected_feature_names_`` and ``feature_importances_`` refer
+to the columns of that ``X``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ def _preacts(network, params, state, X):
         return network.apply(p, s, X, capture=True)[2]
 
     return [np.asarray(h) for h in jax.vmap(one)(params, state)]
+
+
+def _effective(layer):
+    """A layer's weights as its inputs see them (gated when it has an input gate)."""
+    return layer["w"] * layer["gate"][..., None] if "gate" in layer else layer["w"]
 
 
 def compact(model, X=None):
@@ -72,21 +79,11 @@ def compact(model, X=None):
         pre = _preacts(net, model.params_, model.state_, Xa[:, cols])
         inactive = [np.all(h <= 0, axis=(0, 1)) for h in pre]
 
-    # inputs: rows of the (gated) first layer that are zero in every member
-    w0 = params[0]["w"] * (params[0]["gate"][..., None] if "gate" in params[0] else 1.0)
-    keep_in = np.any(w0 != 0, axis=(0, 2))
-    if not keep_in.any():
-        keep_in[0] = True  # a network needs one input; its row is zero
-    params[0]["w"] = params[0]["w"][:, keep_in]
-    if "gate" in params[0]:
-        params[0]["gate"] = params[0]["gate"][:, keep_in]
-    cols = cols[keep_in]
-
     changed = True
     while changed:
         changed = False
         for l in range(L - 1):
-            w_in, w_out = params[l]["w"], params[l + 1]["w"]
+            w_in, w_out = _effective(params[l]), params[l + 1]["w"]
             in_zero = np.all(w_in == 0, axis=(0, 1))
             out_zero = np.all(w_out == 0, axis=(0, 2))
             dead = in_zero | out_zero
@@ -111,8 +108,9 @@ def compact(model, X=None):
             if not dead.any():
                 continue
             keep = ~dead
-            if not keep.any():  # a layer needs one unit: keep one whose output weights are zero
+            if not keep.any():  # a layer needs one unit: keep one, with no weights in or out
                 keep[np.argmax(dead)] = True
+                params[l]["w"][:, :, keep] = 0.0
                 params[l + 1]["w"][:, keep] = 0.0
             if keep.all():
                 continue
@@ -126,6 +124,15 @@ def compact(model, X=None):
             params[l + 1]["w"] = params[l + 1]["w"][:, keep]
             if inactive[l] is not None:
                 inactive[l] = inactive[l][keep]
+
+    # inputs last, once no unit can go: rows of the (gated) first layer zero in every member
+    keep_in = np.any(_effective(params[0]) != 0, axis=(0, 2))
+    if not keep_in.any():
+        keep_in[0] = True  # a network needs one input; its row is zero
+    params[0]["w"] = params[0]["w"][:, keep_in]
+    if "gate" in params[0]:
+        params[0]["gate"] = params[0]["gate"][:, keep_in]
+    cols = cols[keep_in]
 
     hidden = tuple(int(params[l]["w"].shape[2]) for l in range(L - 1))
     inner = MLP(

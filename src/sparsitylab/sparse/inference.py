@@ -20,12 +20,30 @@ from sparsitylab.sparse._model import unwrap
 SPARSE_THRESHOLD = 0.5  # from 50% zeros the CSR path was >= 6x faster at batch 1 (benchmark)
 MAX_BATCH = 32  # CSR ~3x faster at 32 rows, even at 256: larger batches stay dense
 
+
+# module-level functions, not lambdas: a model holding a SparseForward must pickle
+def _relu(z):
+    return np.maximum(z, 0.0)
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _linear(z):
+    return z
+
+
+def _leaky_relu(z):
+    return np.where(z > 0, z, 0.01 * z)
+
+
 _ACT = {
-    "relu": lambda z: np.maximum(z, 0.0),
+    "relu": _relu,
     "tanh": np.tanh,
-    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
-    "linear": lambda z: z,
-    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "sigmoid": _sigmoid,
+    "linear": _linear,
+    "leaky_relu": _leaky_relu,
 }
 BN_EPS = 1e-5
 
