@@ -10,7 +10,7 @@ def _axes(ax, **fig_kw):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        fig, ax = plt.subplots(**fig_kw)
+        fig, ax = plt.subplots(layout="constrained", **fig_kw)
         return fig, ax
     return ax.figure, ax
 
@@ -19,6 +19,7 @@ def plot_path(path, ax=None):
     """Validation loss (left axis, with the per-fold spread when cross-validated) and number of
     selected features (right axis) against alpha, the chosen alpha marked. ``path`` is a
     :class:`~sparsitylab.estimators.path.FeaturePath` (``est.path_``)."""
+    own = ax is None
     fig, ax = _axes(ax, figsize=(6, 4))
     a = np.asarray(path.alphas)
     folds = np.asarray(path.val_loss_folds)
@@ -34,7 +35,11 @@ def plot_path(path, ax=None):
     right = ax.twinx()
     right.step(a, path.n_selected, where="mid", color="C1", label="selected features")
     right.set_ylabel("selected features", color="C1")
-    ax.legend(loc="upper left", fontsize="small")
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    if own:  # below the axes, clear of both curves
+        fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize="small")
+    else:
+        right.legend(handles=handles, loc="best", fontsize="small")
     ax.set_title(f"feature-selection path ({path.mode})")
     return fig
 
