@@ -14,7 +14,8 @@ Duality gaps use the rescaled residual (the dual point is the residual divided b
 * logistic: ``D(theta) = mean binary entropy of y - theta`` with ``||X^T theta||_inf <= n alpha``;
 * nuclear norm: the dual point is the observed residual scaled to operator norm ``<= alpha``.
 
-The relative gap is ``(P - D) / P``.
+The relative gap is ``(P - D) / P``; NaN when ``P`` or ``D`` is not finite. A certificate whose
+objectives or violations are not finite certifies nothing: its gap is NaN, ``converged`` False.
 """
 
 from __future__ import annotations
@@ -37,16 +38,39 @@ class Certificate:
     exact_step_change: float = 0.0  # relative move of the final exact step from the network's beta
     converged: bool = True
 
+    def __post_init__(self):
+        measured = (
+            self.network_objective,
+            self.sparse_objective,
+            self.kkt_violation,
+            self.zero_set_violation,
+        )
+        if not np.all(np.isfinite(measured)):
+            object.__setattr__(self, "duality_gap", float("nan"))
+            object.__setattr__(self, "converged", False)
+
     def as_dict(self):
         return asdict(self)
 
     def __str__(self):
-        gap = "n/a (non-convex)" if np.isnan(self.duality_gap) else f"{self.duality_gap:.2e}"
+        if not np.isnan(self.duality_gap):
+            gap = f"{self.duality_gap:.2e}"
+        elif np.isfinite(self.sparse_objective):
+            gap = "n/a (non-convex)"
+        else:
+            gap = "nan (non-finite objective)"
         return (
             f"Certificate({self.problem}: network {self.network_objective:.12g}, "
             f"sparse {self.sparse_objective:.12g}, rel. gap {gap}, KKT {self.kkt_violation:.2e}, "
             f"zero set {self.zero_set_violation:.2e}, exact step {self.exact_step_change:.1e})"
         )
+
+
+def _relative_gap(primal, dual):
+    """``(P - D) / P``: 0 when ``P = 0`` (zero problem), NaN when ``P`` or ``D`` is not finite."""
+    if not (np.isfinite(primal) and np.isfinite(dual)):
+        return float("nan")
+    return float((primal - dual) / primal) if primal > 0 else 0.0
 
 
 def lasso_duality_gap(X, y, beta, alpha, ridge=0.0, dual_norm=None):
@@ -70,7 +94,7 @@ def lasso_duality_gap(X, y, beta, alpha, ridge=0.0, dual_norm=None):
     diff = r / scale - y / (n * alpha)
     dist2 = diff @ diff + n * ridge * (beta @ beta) / scale**2
     dual = 0.5 * (y @ y) / n - 0.5 * n * alpha**2 * dist2
-    return float((primal - dual) / primal) if primal > 0 else 0.0
+    return _relative_gap(primal, dual)
 
 
 class GroupDualNorm:
@@ -111,7 +135,7 @@ def logistic_duality_gap(X, y01, beta, intercept, alpha):
     rho = y01 - 1.0 / (1.0 + np.exp(-z))
     scale = max(1.0, np.max(np.abs(X.T @ rho), initial=0.0) / (n * alpha))
     dual = np.mean(_entropy(y01 - rho / scale))
-    return float((primal - dual) / primal) if primal > 0 else 0.0
+    return _relative_gap(primal, dual)
 
 
 def nuclear_duality_gap(Y, mask, M, alpha):
@@ -127,4 +151,4 @@ def nuclear_duality_gap(Y, mask, M, alpha):
     op = np.linalg.norm(R, 2)
     T = R / max(1.0, op / alpha)
     dual = 0.5 * np.sum(Yo * Yo) - 0.5 * np.sum((Yo - T) ** 2)
-    return float((primal - dual) / primal) if primal > 0 else 0.0
+    return _relative_gap(primal, dual)

@@ -18,6 +18,7 @@ import scipy.linalg
 import scipy.optimize
 
 from sparsitylab.equivalence._threads import single_threaded_blas
+from sparsitylab.equivalence._validation import check_Xy
 from sparsitylab.equivalence.networks import bucket
 from sparsitylab.equivalence.solvers import SolveResult
 
@@ -90,6 +91,7 @@ def _exact(XS, y, s, alpha, beta, b):
 @single_threaded_blas
 def fit_logistic(X, y01, alpha, *, max_iter=1000, max_outer=100, kkt_tol=None):
     """``argmin mean log-loss + alpha ||beta||_1`` via the network; returns (result, intercept)."""
+    X, y01 = check_Xy(X, y01)
     n, p = X.shape
     if kkt_tol is None:
         kkt_tol = 1e-10 * alpha

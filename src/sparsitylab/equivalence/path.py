@@ -24,6 +24,7 @@ import optax
 import scipy.linalg
 
 from sparsitylab.equivalence._threads import single_threaded_blas
+from sparsitylab.equivalence._validation import check_alphas, check_Xy
 from sparsitylab.equivalence.networks import varpro_layers, varpro_objective
 from sparsitylab.equivalence.penalties import L1
 from sparsitylab.equivalence.solvers import (
@@ -37,6 +38,7 @@ from sparsitylab.equivalence.solvers import (
 
 def alpha_grid(X, y, n_alphas=100, eps=1e-3, l1_ratio=1.0):
     """``n_alphas`` geometric values from ``alpha_max`` to ``eps * alpha_max`` (centred data)."""
+    X, y = check_Xy(X, y)
     n = X.shape[0]
     alpha_max = float(np.max(np.abs(X.T @ y))) / (n * l1_ratio)
     if alpha_max <= 0:
@@ -126,8 +128,9 @@ def lasso_path_active(X, y, alphas, ridge=0.0, *, chunk=8, max_rounds=30, kkt_re
     If that does not settle within ``max_rounds``, the network is trained on its working sets
     (``fit_quadratic``) from the last estimate. Returns ``(coefs, results)`` like ``path_warm``.
     """
+    X, y = check_Xy(X, y)
+    alphas = check_alphas(alphas)
     n, p = X.shape
-    alphas = np.asarray(alphas, dtype=float)
     c = X.T @ y / n
     gram = _GramColumns(X, ridge)
     S = np.zeros(0, dtype=int)
@@ -255,6 +258,8 @@ def path_vmap_folds(problems, alphas, n_steps=200):
     ``(X, y)`` with the same ``p`` (the folds of a cross-validation). Batched L-BFGS on all
     features under two ``vmap`` levels (one compiled program), then each result finished exactly
     and checked. Returns ``coefs`` (``(n_problems, n_alphas, p)``) and the solver results."""
+    problems = [check_Xy(X, y) for X, y in problems]
+    alphas = check_alphas(alphas)
     grams = [(X.T @ X / X.shape[0], X.T @ y / X.shape[0]) for X, y in problems]
     G = np.stack([g for g, _ in grams])
     c = np.stack([cc for _, cc in grams])

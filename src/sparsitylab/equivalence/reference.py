@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from sparsitylab.equivalence._validation import check_Xy
 from sparsitylab.equivalence.penalties import Bridge
 
 
@@ -36,6 +37,7 @@ def skglm_bridge_penalty(alpha, depth):
 
 def skglm_bridge(X, y, alpha, depth, w_init, *, tol=1e-12, max_iter=1000):
     """skglm's ``AndersonCD`` on the mapped bridge problem (no intercept), from ``w_init``."""
+    X, y = check_Xy(X, y)
     from skglm.datafits import Quadratic
     from skglm.solvers import AndersonCD
 

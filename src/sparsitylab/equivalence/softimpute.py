@@ -22,6 +22,7 @@ import numpy as np
 import scipy.optimize
 
 from sparsitylab.equivalence._threads import single_threaded_blas
+from sparsitylab.equivalence._validation import check_observed
 
 
 def svt(Z, t):
@@ -44,6 +45,7 @@ def soft_impute(Y, mask, alpha, *, max_iter=20000, tol=1e-13, M0=None):
     The data term has a 1-Lipschitz gradient, so the step is 1. Stops when the relative change of
     ``M`` falls below ``tol``. Returns ``(M, n_iter)``.
     """
+    Y, mask = check_observed(Y, mask)
     Yo = np.where(mask, Y, 0.0)
     M = np.zeros_like(Yo) if M0 is None else M0.copy()
     Z, t = M.copy(), 1.0
@@ -71,6 +73,7 @@ _value_and_grad = jax.jit(jax.value_and_grad(factorized_objective))
 @single_threaded_blas
 def fit_factorized(Y, mask, alpha, rank, *, rng, max_iter=5000):
     """Train ``U V^T`` with weight decay by L-BFGS from a small random start; -> (U, V, nit)."""
+    Y, mask = check_observed(Y, mask)
     n, d = Y.shape
     Yo = np.where(mask, Y, 0.0)
     scale = np.sqrt(max(np.linalg.norm(Yo, 2), 1e-12) / rank)

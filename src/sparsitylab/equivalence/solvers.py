@@ -31,6 +31,7 @@ import scipy.linalg
 import scipy.optimize
 
 from sparsitylab.equivalence._threads import single_threaded_blas
+from sparsitylab.equivalence._validation import check_Xy
 from sparsitylab.equivalence.networks import _varpro_value_and_grad, bucket, varpro_layers
 from sparsitylab.equivalence.penalties import L1, Bridge, GroupL1
 
@@ -297,6 +298,7 @@ def fit_quadratic(
     ``Bridge(k)`` or ``GroupL1(groups)``; ``alpha`` is the network's weight decay. Returns a
     ``SolveResult`` with exact zeros off the support.
     """
+    X, y = check_Xy(X, y)
     n, p = X.shape
     depth = penalty.depth
     grouped = isinstance(penalty, GroupL1)
@@ -394,6 +396,7 @@ def fit_variational(X, y, alpha, *, ridge=0.0, max_iter=5000, tol=1e-10, kkt_tol
     stable as entries of ``a`` reach zero. Once the support and signs settle, the same exact step
     as the network route finishes it, and the KKT check (with a working-set top-up) decides.
     """
+    X, y = check_Xy(X, y)
     n, p = X.shape
     G = X.T @ X / n + ridge * np.eye(p)
     c = X.T @ y / n
@@ -447,6 +450,7 @@ def fit_bridge(X, y, alpha, depth, *, ridge=0.0, beta_lasso=None, starts=(1.0, 1
     each support feature is removed in turn and the network retrained, kept when the objective
     falls.
     """
+    X, y = check_Xy(X, y)
     n = X.shape[0]
     pen = Bridge(depth)
 

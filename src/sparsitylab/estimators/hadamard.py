@@ -18,9 +18,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import check_cv
-from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sparsitylab.equivalence._validation import check_alphas, check_Xy
 from sparsitylab.equivalence.certificates import (
     Certificate,
     GroupDualNorm,
@@ -96,6 +97,18 @@ def _check_tol(tol):
     return float(tol)
 
 
+def _path_alphas(alphas, n_alphas, eps, Xc, yc):
+    """The alphas of a path: ``None`` -> ``n_alphas`` values on ``alpha_grid``, an int -> that many
+    (scikit-learn >= 1.7's ``LassoCV(alphas=100)``), else the given values, all finite and > 0."""
+    if not isinstance(eps, numbers.Real) or not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a finite real number > 0, got {eps!r}.")
+    if alphas is None:
+        return alpha_grid(Xc, yc, n_alphas=_check_positive_int("n_alphas", n_alphas), eps=eps)
+    if isinstance(alphas, numbers.Integral) and not isinstance(alphas, bool):
+        return alpha_grid(Xc, yc, n_alphas=_check_positive_int("alphas", alphas), eps=eps)
+    return check_alphas(alphas)
+
+
 def _check_solver_params(est):
     """The checks every iterative Hadamard estimator shares; returns ``alpha`` as a float."""
     _check_positive_int("max_iter", est.max_iter)
@@ -161,7 +174,26 @@ def _quadratic_certificate(X, y, Xc, yc, coef, intercept, layers, alpha, penalty
     )
 
 
-class _HadamardRegressor(RegressorMixin, BaseEstimator):
+class _SelectedFeatures:
+    """``selected_features_`` / ``selected_feature_names_`` from a fitted ``coef_``."""
+
+    @property
+    def selected_features_(self):
+        """Indices of the features with a non-zero coefficient (in any output)."""
+        check_is_fitted(self, "coef_")
+        return np.flatnonzero(np.any(np.atleast_2d(self.coef_) != 0, axis=0))
+
+    @property
+    def selected_feature_names_(self):
+        """Names of the selected features (``x0, x1, ...`` when fitted without pandas names)."""
+        selected = self.selected_features_
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = np.array([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
+        return np.asarray(names, dtype=object)[selected]
+
+
+class _HadamardRegressor(_SelectedFeatures, RegressorMixin, BaseEstimator):
     """Shared ``predict`` and fitting of the squared-loss networks."""
 
     def predict(self, X):
@@ -169,8 +201,11 @@ class _HadamardRegressor(RegressorMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return X @ self.coef_ + self.intercept_
 
+    def _validate(self, X, y):
+        return validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+
     def _fit_quadratic(self, X, y, alpha, penalty, ridge, solver="lbfgs"):
-        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        """Fit on ``X, y`` already checked by ``_validate`` (which set ``feature_names_in_``)."""
         Xc, yc, xm, ym = _center(X, y, self.fit_intercept)
         kkt_tol = self.tol * alpha
         if isinstance(penalty, Bridge):
@@ -253,6 +288,7 @@ class HadamardLasso(_HadamardRegressor):
                 "solver='variational' is Hoff's route for the Lasso: it needs depth=2."
             )
         penalty = L1() if depth == 2 else Bridge(depth)
+        X, y = self._validate(X, y)
         return self._fit_quadratic(X, y, alpha, penalty, 0.0, self.solver)
 
 
@@ -280,6 +316,7 @@ class HadamardElasticNet(_HadamardRegressor):
                 f"l1_ratio must be in (0, 1], got {rho!r} (l1_ratio = 0 is ridge regression, which "
                 "has no sparse network)."
             )
+        X, y = self._validate(X, y)
         return self._fit_quadratic(X, y, alpha * rho, L1(), alpha * (1.0 - rho))
 
 
@@ -288,7 +325,12 @@ def _check_groups(groups, n_features):
     if groups is None:
         raise ValueError("groups is required: one group label per feature, or lists of indices.")
     arr = np.asarray(groups, dtype=object)
-    if arr.ndim == 1 and len(arr) == n_features and all(np.ndim(g) == 0 for g in arr):
+    if arr.ndim == 1 and all(np.ndim(g) == 0 for g in arr):
+        if len(arr) != n_features:
+            raise ValueError(
+                f"groups has {len(arr)} labels but X has {n_features} features: give one group "
+                "label per feature, or a list of index lists."
+            )
         _, ids = np.unique(np.asarray(groups), return_inverse=True)
         return ids.astype(np.int64)
     ids = np.full(n_features, -1, dtype=np.int64)
@@ -330,19 +372,17 @@ class HadamardGroupLasso(_HadamardRegressor):
 
     def fit(self, X, y):
         alpha = _check_solver_params(self)
-        n_features = np.shape(X)[1] if np.ndim(X) == 2 else None
-        if n_features is None:
-            X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
-            n_features = X.shape[1]
-        self.group_ids_ = _check_groups(self.groups, n_features)
+        X, y = self._validate(X, y)
+        self.group_ids_ = _check_groups(self.groups, X.shape[1])
         return self._fit_quadratic(X, y, alpha, GroupL1(self.group_ids_), 0.0)
 
 
-class HadamardLogisticRegression(ClassifierMixin, BaseEstimator):
+class HadamardLogisticRegression(_SelectedFeatures, ClassifierMixin, BaseEstimator):
     """Binary L1 logistic regression as a depth-2 Hadamard network (intercept unpenalised).
 
     Objective ``mean log-loss + alpha ||beta||_1``: scikit-learn
-    ``LogisticRegression(penalty="l1", C=1 / (n_samples * alpha))``.
+    ``LogisticRegression(penalty="l1", C=1 / (n_samples * alpha))``. Binary only: ``y`` must hold
+    exactly two classes (the scikit-learn tag ``classifier_tags.multi_class`` is False).
     """
 
     def __init__(self, alpha=1.0, max_iter=1000, tol=1e-8):
@@ -353,12 +393,19 @@ class HadamardLogisticRegression(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         alpha = _check_solver_params(self)
         X, y = validate_data(self, X, y, dtype=np.float64)
-        if type_of_target(y) != "binary":
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if classes.size < 2:
             raise ValueError(
-                "HadamardLogisticRegression is binary: y must hold exactly two classes, got "
-                f"{np.unique(y).size}."
+                "HadamardLogisticRegression needs at least 2 classes in y, got 1 class: "
+                f"{classes.tolist()}."
             )
-        self.classes_ = np.unique(y)
+        if classes.size > 2:
+            raise ValueError(
+                "Only binary classification is supported. HadamardLogisticRegression is binary: y "
+                f"must hold exactly two classes, got {classes.size}."
+            )
+        self.classes_ = classes
         y01 = (y == self.classes_[1]).astype(np.float64)
         res, b = fit_logistic(X, y01, alpha, max_iter=self.max_iter, kkt_tol=self.tol * alpha)
         self.coef_ = res.beta[None, :]
@@ -386,6 +433,11 @@ class HadamardLogisticRegression(ClassifierMixin, BaseEstimator):
         _warn_if(not res.converged, type(self).__name__)
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def decision_function(self, X):
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
@@ -396,7 +448,8 @@ class HadamardLogisticRegression(ClassifierMixin, BaseEstimator):
         return np.column_stack([1.0 - p1, p1])
 
     def predict(self, X):
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(int)]
 
 
 class FactorizedNuclearNorm(BaseEstimator):
@@ -481,7 +534,9 @@ def hadamard_path(
 
     ``coefs`` has shape ``(n_features, n_alphas)`` (scikit-learn's ``lasso_path`` convention).
     ``alphas=None``: ``n_alphas`` values from ``alpha_max = max |x_j^T y| / n`` down to
-    ``eps * alpha_max``. ``strategy``: ``"warm"`` (warm starts, the default: faster in
+    ``eps * alpha_max``; an int: that many such values (scikit-learn >= 1.7's convention);
+    otherwise the alphas themselves, in the given order, each finite and > 0. ``X`` (2-D) and ``y``
+    (1-D, same length) must be finite. ``strategy``: ``"warm"`` (warm starts, the default: faster in
     ``benchmarks/bench_lasso_path.py``) or ``"vmap"`` (all alphas batched, depth 2 only).
     With ``fit_intercept`` the data are centred first.
     """
@@ -490,16 +545,9 @@ def hadamard_path(
         raise ValueError(f"strategy must be 'warm' or 'vmap', got {strategy!r}.")
     if strategy == "vmap" and depth != 2:
         raise ValueError("strategy='vmap' is implemented for depth=2 only.")
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
-        raise ValueError(f"X must be (n, p) and y (n,), got {X.shape} and {y.shape}.")
+    X, y = check_Xy(X, y)
     Xc, yc, xm, ym = _center(X, y, fit_intercept)
-    if alphas is None:
-        alphas = alpha_grid(Xc, yc, n_alphas=n_alphas, eps=eps)
-    alphas = np.asarray(alphas, dtype=np.float64)
-    for a in alphas:
-        _check_alpha(float(a))
+    alphas = _path_alphas(alphas, n_alphas, eps, Xc, yc)
     if strategy == "warm":
         coefs, results = path_warm(Xc, yc, alphas, depth=depth)
     else:
@@ -523,6 +571,10 @@ class HadamardLassoCV(_HadamardRegressor):
     alpha) network in one batched program and finishes each exactly. Both give the same
     coefficients; ``benchmarks/bench_lasso_path.py`` times them (the warm route is faster).
 
+    ``alphas``: ``None`` (``n_alphas`` values from ``alpha_max`` down to ``eps * alpha_max``), an
+    int (that many such values, like scikit-learn >= 1.7's ``LassoCV(alphas=100)``), or the values
+    to try, each finite and > 0 (else ``ValueError``).
+
     Attributes: ``alpha_``, ``alphas_``, ``mse_path_`` (``(n_alphas, n_folds)``), ``coef_``,
     ``intercept_``, ``layers_``, ``certificate_`` (of the refit on all data at ``alpha_``).
     """
@@ -543,13 +595,9 @@ class HadamardLassoCV(_HadamardRegressor):
 
     def fit(self, X, y):
         depth = _check_depth(self.depth)
-        _check_positive_int("n_alphas", self.n_alphas)
-        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        X, y = self._validate(X, y)
         Xc, yc, _, _ = _center(X, y, self.fit_intercept)
-        alphas = self.alphas
-        if alphas is None:
-            alphas = alpha_grid(Xc, yc, n_alphas=self.n_alphas, eps=self.eps)
-        alphas = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
+        alphas = np.sort(_path_alphas(self.alphas, self.n_alphas, self.eps, Xc, yc))[::-1]
         if self.strategy not in ("warm", "vmap"):
             raise ValueError(f"strategy must be 'warm' or 'vmap', got {self.strategy!r}.")
         if self.strategy == "vmap" and depth != 2:
@@ -569,5 +617,4 @@ class HadamardLassoCV(_HadamardRegressor):
         self.mse_path_ = mse
         self.alpha_ = float(alphas[np.argmin(mse.mean(axis=1))])
         penalty = L1() if depth == 2 else Bridge(depth)
-        # refit on all the data (validate_data already ran: skip it by fitting the arrays)
         return self._fit_quadratic(X, y, self.alpha_, penalty, 0.0)
