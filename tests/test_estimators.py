@@ -52,6 +52,8 @@ def test_bad_data_raises_value_errors(data):
     frame = pd.DataFrame(X, columns=list("abcd")).assign(d=["x"] * 60)
     with pytest.raises(ValueError, match="'d' of X are not numeric"):
         model.fit(frame, y)
+    with pytest.raises(ValueError, match="X has no columns"):
+        model.fit(pd.DataFrame(index=range(60)), y)
     model.fit(X, y)
     with pytest.raises(ValueError, match="4 features"):
         model.predict(X[:, :3])

@@ -62,10 +62,13 @@ def make_penalty(name, alpha, l1_ratio, max_norm):
 
 
 def check_numeric_columns(X):
-    """Name the columns of a pandas ``X`` that are not numeric (or boolean)."""
+    """Refuse a pandas ``X`` without columns, or name its columns that are not numeric (or
+    boolean)."""
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
         return
+    if len(dtypes) == 0:
+        raise ValueError("X has no columns; give at least one numeric feature column")
     bad = [str(c) for c, t in dtypes.items() if not (is_numeric_dtype(t) or is_bool_dtype(t))]
     if bad:
         raise ValueError(
