@@ -71,6 +71,9 @@ def _exact(XS, y, s, alpha, beta, b):
         z = A @ w
         return np.mean(np.logaddexp(0.0, z) - y * z) + lin @ w
 
+    def gradient(w):
+        return A.T @ (_sigmoid(A @ w) - y) / n + lin
+
     for _ in range(100):
         z = A @ w
         pr = _sigmoid(z)
@@ -80,7 +83,13 @@ def _exact(XS, y, s, alpha, beta, b):
             break
         d = -scipy.linalg.solve(H + 1e-300 * np.eye(k + 1), grad, assume_a="pos")
         t, f0 = 1.0, f(w)
+        # near the optimum a Newton step lowers f by less than f's rounding (ill-conditioned
+        # H): there a step that keeps f within rounding and shrinks the gradient is taken
+        noise = 1e-15 * max(1.0, abs(f0))
+        g0 = np.max(np.abs(grad))
         while f(w + t * d) > f0 + 1e-4 * t * grad @ d and t > 1e-12:
+            if f(w + t * d) <= f0 + noise and np.max(np.abs(gradient(w + t * d))) < g0:
+                break
             t *= 0.5
         w = w + t * d
         if np.max(np.abs(t * d)) <= 1e-15 * max(1.0, np.max(np.abs(w))):
