@@ -37,8 +37,9 @@ def _curve(values, points=400):
     return values[..., ::step]
 
 
-def fit_seeds(params, seeds, n_samples=10, data_seed=0, curves=False):
-    """Train one configuration for ``seeds`` initial weights; test errors (and curves)."""
+def fit_seeds(params, seeds, n_samples=10, data_seed=0, curves=False, estimators=False):
+    """Train one configuration for ``seeds`` initial weights (one batched program); test errors
+    (and curves; with ``estimators``, also the fitted estimators as a second value)."""
     from sparsitylab import SparseMLPRegressor, sweep
 
     X, y, Xt, yt = _toy(n_samples, data_seed)
@@ -61,7 +62,7 @@ def fit_seeds(params, seeds, n_samples=10, data_seed=0, curves=False):
         out["train_curve"] = [
             (2 * np.atleast_2d(e.history_["loss"]).mean(0)).tolist() for e in fitted
         ]
-    return out
+    return (out, fitted) if estimators else out
 
 
 # === early-stopping ====
@@ -69,7 +70,7 @@ def early_stopping_task(config, seeds):
     from sparsitylab import SparseMLPRegressor
 
     params = {**BASE, "max_epochs": config["max_epochs"]}
-    res = fit_seeds(params, seeds, curves=True)
+    res, fitted = fit_seeds(params, seeds, curves=True, estimators=True)
     test = np.asarray(res.pop("test_curve"))
     train_curve = np.asarray(res.pop("train_curve"))
     best = test.argmin(axis=1)
@@ -78,7 +79,7 @@ def early_stopping_task(config, seeds):
         X, y
     )
     grid = np.linspace(-1, 1, 200)[:, None]
-    full = SparseMLPRegressor(**params, random_state=0).fit(X, y)
+    full = fitted[0]  # seed 0 of the curves (a lone fit can differ by float32 rounding)
     return {
         **res,
         "best_epoch": best,
