@@ -67,6 +67,17 @@ def test_feature_rows_named_by_the_fitted_frame():
     assert mean_abs_weight_per_feature(model, list("abc")).index.tolist() == list("abc")
 
 
+def test_member_index_checked():
+    from sparsitylab import SparseMLPRegressor
+
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    model = SparseMLPRegressor((4,), n_estimators=3, max_epochs=3, random_state=0).fit(X, X[:, 0])
+    assert mean_abs_weight_per_feature(model, member=2).shape == (3,)
+    for bad in (3, -1, 1.0):
+        with pytest.raises(ValueError, match=r"member must be an integer in \[0, 3\)"):
+            mean_abs_weight_per_feature(model, member=bad)
+
+
 def test_relu_on_nonnegative_data_is_linear():
     rng = np.random.default_rng(0)
     X = rng.uniform(0, 1, size=(50, 4))

@@ -108,10 +108,19 @@ def _from_engine(network, params, state=None) -> Dense:
     return Dense(tuple(weights), tuple(biases), act)
 
 
+def take_member(values, member: int) -> np.ndarray:
+    """``values[member]`` along the leading member axis, with a clear error for a bad index."""
+    values = np.asarray(values)
+    n = values.shape[0]
+    if isinstance(member, bool) or not isinstance(member, int | np.integer) or not 0 <= member < n:
+        raise ValueError(f"member must be an integer in [0, {n}) ({n} members), got {member!r}")
+    return values[member]
+
+
 def _member(tree, member: int):
     import jax
 
-    return jax.tree_util.tree_map(lambda a: np.asarray(a)[member], tree)
+    return jax.tree_util.tree_map(lambda a: take_member(a, member), tree)
 
 
 def as_dense(model, *, member: int = 0, activation: str | None = None) -> Dense:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sparsitylab.diagnostics._model import take_member
 from sparsitylab.diagnostics._plotting import new_figure
 
 LAPLACE = np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
@@ -47,7 +48,7 @@ def learned_filters(model, *, member: int = 0) -> np.ndarray:
     if hasattr(model, "attrs") and "params" in getattr(model, "attrs", {}):
         w = model.attrs["params"][0]["w"]
     elif hasattr(model, "params_"):
-        w = np.asarray(model.params_[0]["w"])[member]
+        w = take_member(model.params_[0]["w"], member)
     elif isinstance(model, tuple | list) and len(model) >= 2:
         w = model[1][0]["w"]
     else:

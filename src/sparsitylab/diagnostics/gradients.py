@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sparsitylab.diagnostics._model import take_member
 from sparsitylab.diagnostics._plotting import new_figure
 
 
@@ -31,7 +32,7 @@ def _history(model, key: str, option: str, member: int) -> np.ndarray:
     expected = {"grad_norm": 2, "hamming": 1, "max_error": 1, "loss": 1, "val_loss": 1,
                 "sparsity": 2}.get(key, values.ndim)  # fmt: skip
     if values.ndim == expected + 1:  # one row per ensemble member
-        values = values[member]
+        values = take_member(values, member)
     return values
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from sparsitylab.diagnostics._model import take_member
 from sparsitylab.diagnostics._plotting import new_figure
 
 DEFAULT_THRESHOLDS = (0.0, 1e-8, 1e-6, 1e-4, 1e-2)
@@ -20,7 +21,7 @@ DEFAULT_THRESHOLDS = (0.0, 1e-8, 1e-6, 1e-4, 1e-2)
 def layer_weights(model, *, member: int = 0) -> list[np.ndarray]:
     """The weight tensors (no biases) of every layer, as float64 numpy arrays."""
     if hasattr(model, "params_"):
-        return [np.asarray(layer["w"], dtype=np.float64)[member] for layer in model.params_]
+        return [take_member(np.asarray(layer["w"], np.float64), member) for layer in model.params_]
     if hasattr(model, "coefs_"):
         return [np.asarray(w, dtype=np.float64) for w in model.coefs_]
     if isinstance(model, tuple | list) and model:
