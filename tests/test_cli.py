@@ -189,3 +189,12 @@ def test_processes_and_tol_must_be_positive(table, tmp_path):
     assert _invoke("fit", path, "--target", "price", "--save", model).exit_code == 0
     for tol in ("-1", "0"):
         _one_line_error(_invoke("certify", model, "--tol", tol), "--tol")
+
+
+def test_study_seeds_and_out_checked_before_any_work(tmp_path):
+    _one_line_error(_invoke("study", "early-stopping", "--seeds", "0"), "--seeds")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    result = _invoke("study", "early-stopping", "--quick", "--out", a_file)
+    _one_line_error(result, "not a writable folder")
+    assert "0/?" not in result.output  # no progress bar drawn before the error

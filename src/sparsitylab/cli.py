@@ -12,6 +12,7 @@ reported on one line with a non-zero exit status, never as a traceback.
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 from enum import StrEnum
@@ -97,7 +98,15 @@ def _run_study(name, seeds, quick, out, scheduler, processes, resume):
 
     if processes is not None and processes < 1:
         raise UserError(f"--processes must be at least 1, got {processes}")
+    if seeds is not None and seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {seeds}")
     study = get_study(name)
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {out} is not a writable folder: {err.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise UserError(f"--out {out} is not a writable folder")
     executor = make_executor(scheduler, processes)
     with Progress(
         TextColumn("[bold]{task.description}"),
