@@ -47,8 +47,9 @@ def _check_boston(m):
 
 
 def _check_early_stopping(m):
-    best = np.asarray(m["best_epoch"])
-    assert m["optimum_inside"] and np.all((best > 0) & (best < m["max_epochs"] - 1))
+    best = np.asarray(m["best_epoch"])  # 1-based, as the report prints them
+    assert m["optimum_inside"] and np.all((best > 1) & (best < m["max_epochs"]))
+    assert m["best_epoch_seed0"] == best[0]
     assert m["best_test_mse"][0] < m["final_test_mse"][0]
     assert m["refit_test_mse_seed0"] < m["final_test_mse"][0]
 

@@ -221,6 +221,21 @@ def mnist_analyze(config, results):
         ]
     )  # fmt: skip
     ratio = metrics["grad_total_last"][0] / metrics["grad_total_first"][0]
+    train_last = metrics["train_error_last"][0]
+    if ratio < 1:
+        grads = "The gradients are not large late in training here: they shrink with the loss"
+    else:
+        grads = f"The gradient norm does not shrink over these {E} epochs"
+    if train_last < 0.05:  # the training set is (nearly) fitted
+        fitted = (
+            f" while the training error goes to zero ({train_last:.3f} after {E} epochs); "
+            "the test error flattens once the training set is fitted."
+        )
+    else:
+        fitted = (
+            f". The training error is still {train_last:.3f} after {E} epochs, so this run "
+            "stops before the training set is fitted."
+        )
     text = [
         f"CNN with {config['channels'][0]} 3x3 filters, ReLU, max-pooling and a dense softmax "
         f"layer on {n_images} MNIST digits (80% train, 20% test, stratified), Adam "
@@ -230,9 +245,7 @@ def mnist_analyze(config, results):
         "stabilizes early, and Adam keeps the parameter updates small. **Measured**: the test "
         f"error falls from {metrics['test_error_first'][0]:.3f} after the first epoch to "
         f"{metrics['test_error_last'][0]:.3f} (sd {metrics['test_error_last'][1]:.3f}); the "
-        f"gradient norm ends at {ratio:.2g} times its first-epoch value. The gradients are not "
-        "large late in training here: they shrink with the loss while the training error "
-        "goes to zero; the test error flattens once the training set is fitted.",
+        f"gradient norm ends at {ratio:.2g} times its first-epoch value. " + grads + fitted,
     ]
     return Report(
         "Gradient norms and classification error of a CNN on MNIST",

@@ -60,6 +60,8 @@ def tasks(config, seeds):
 
 def analyze(config, results):
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     acts = config["activations"]
     metrics, rows = {}, []
     nets = config["networks"]
@@ -111,6 +113,8 @@ def analyze(config, results):
                        ylabel="b0 of class 0 (disks)")  # fmt: skip
         axes[1, j].set(xlabel="layer (0 = input, last = logit)", ylabel="b1 of class 1 (holes)")
         axes[0, j].legend(fontsize=8)
+        for ax in axes[:, j]:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are whole numbers
     first = next(iter(metrics.values()))
     metrics["input_betti"] = {"class0": first["input"][0::2], "class1": first["input"][1::2]}
     relu_s = np.mean([metrics[f"{n}/relu"]["last_hidden_simplified_fraction"] for n in nets])
@@ -144,7 +148,8 @@ def analyze(config, results):
         [Section("Betti numbers through the layers", text, [
             Table("Last hidden layer (mean over seeds)", pd.DataFrame(rows)),
             Figure("betti_through_layers", fig, "Top: components of class 0 (9 disks); bottom: "
-                   "holes of class 1 (9), per layer, seed 0."),
+                   f"holes of class 1 (9), per layer, mean over {config['seeds']} "
+                   f"seed{'s' if config['seeds'] != 1 else ''}."),
         ])],
         metrics,
     )  # fmt: skip
