@@ -260,6 +260,11 @@ def iter_seeds(n: int) -> Iterable[int]:
 
 
 # --- helpers shared by the studies' analysis functions ----------------------------------------
+def count(n, word: str) -> str:
+    """``"1 seed"``, ``"3 seeds"``: a count with its noun in the right number."""
+    return f"{n} {word}{'' if int(n) == 1 else 's'}"
+
+
 def mean_sd(values) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value) of a list of numbers."""
     import numpy as np

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
 
 FEATURES = (
     "CRIM",
@@ -374,7 +374,8 @@ def analyze(config, results):
         Section(
             "The report's five networks, over seeds",
             [
-                f"Each architecture trained with {config['seeds']} seeds (Adam, learning rate "
+                f"Each architecture trained with {count(config['seeds'], 'seed')} (Adam, "
+                f"learning rate "
                 f"{config['learning_rate']}, minibatches of {config['batch_size']}, at most "
                 f"{config['max_epochs']} epochs, early stopping with patience "
                 f"{config['patience']} on the "

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
 
 # === activation-regions ====
 REGIONS = {"hidden": [20, 20], "max_epochs": 600, "batch_size": 20, "lr": 0.01}
@@ -109,7 +109,8 @@ def regions_analyze(config, results):
     ]
     text = [
         f"ReLU network {'-'.join(map(str, config['hidden']))}, Adam (learning rate "
-        f"{config['lr']}), minibatches of {config['batch_size']}, {E} epochs, {len(H)} seeds. "
+        f"{config['lr']}), minibatches of {config['batch_size']}, {E} epochs, "
+        f"{count(len(H), 'seed')}. "
         f"The Hamming distance counts, over the 200 training points and {r['n_hidden_units']} "
         f"hidden units ({metrics['patterns_per_epoch']} bits), the activations that differ "
         "between the start and the end of an epoch.",

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
 
 CONFIG = {"n": 200, "d": 5, "noise": 0.1, "max_epochs": 3000, "lr": 0.01}
 QUICK = {"max_epochs": 1000}
@@ -164,7 +164,7 @@ def analyze(config, results):
         "`x · w + noise` with w from 1 down to -1 (linear) and the same plus 2 |x_1 - 0.5| "
         f"(non-linear); noise sd {config['noise']}. Networks {config['d']}-{config['d']}-"
         f"{config['d']}-1 with ReLU, Adam (learning rate {config['lr']}), full batch, "
-        f"{config['max_epochs']} epochs, {config['seeds']} seeds. Losses are "
+        f"{config['max_epochs']} epochs, {count(config['seeds'], 'seed')}. Losses are "
         "½ Σ (f(x_n) - y_n)² as in the seed.",
         "**Seed 002's claims**: (a) if the network's optimal weights are non-negative, the "
         "network is a linear model and its loss equals least squares'; (b) in general "

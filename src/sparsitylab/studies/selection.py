@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
 
 CONFIG = {
     "n": 400, "p": 50, "cv": 3, "n_alphas": 10, "max_epochs": 600,
@@ -171,7 +171,7 @@ def analyze(config, results):
     for m in mn:
         img[np.asarray(m["network_pixels"], int)] += 1
     axes[1].imshow(img.reshape(28, 28), cmap="viridis")
-    axes[1].set(title=f"pixels the network selected ({seeds} seeds)", xticks=[], yticks=[])
+    axes[1].set(title=f"pixels the network selected ({count(seeds, 'seed')})", xticks=[], yticks=[])
     mrow = [{"pixels": "network path", "n": np.mean(metrics["mnist"]["n_pixels_network"]),
              "test accuracy": acc["network"] and mean_sd(acc["network"])[0],
              "sd": mean_sd(acc["network"])[1]},
@@ -187,11 +187,11 @@ def analyze(config, results):
         f"{config['n']} samples, {config['p']} features, 5 informative: two linear, one "
         "through sin(2x), two only through their product. `SparseMLPRegressorCV` (hidden 32, "
         f"group lasso on the input rows, {config['cv']}-fold CV over {config['n_alphas']} "
-        f"alphas, {config['max_epochs']} epochs) against `LassoCV`, {seeds} seeds.",
+        f"alphas, {config['max_epochs']} epochs) against `LassoCV`, {count(seeds, 'seed')}.",
         f"**Claim**: the network path recovers the informative set; the Lasso misses the "
         f"non-linear ones. **Measured**: the network finds {np.mean(rg['network_found']):.1f} "
         f"of 5 with {np.mean(rg['network_false']):.1f} false positives (exact set in "
-        f"{sum(rg['network_exact'])} of {seeds} seeds); the Lasso finds "
+        f"{sum(rg['network_exact'])} of {count(seeds, 'seed')}); the Lasso finds "
         f"{np.mean(rg['lasso_found']):.1f} of 5 with {np.mean(rg['lasso_false']):.1f} false "
         "positives: the product's factors are uncorrelated with the target, invisible to it.",
     ]

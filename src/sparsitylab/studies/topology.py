@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
 
 NETWORKS = {
     "wide": [128],
@@ -127,7 +127,8 @@ def analyze(config, results):
     text = [
         f"D-I with {config['n_per_class']} points per class; each network trained full batch "
         f"with Adam (learning rate {config['lr']}) for {config['max_epochs']} epochs, "
-        f"{config['seeds']} seeds. Betti numbers at k = 12 neighbours and scale 3 hops, the "
+        f"{count(config['seeds'], 'seed')}. Betti numbers at k = 12 neighbours and scale 3 "
+        "hops, the "
         "same at every layer. The input has Betti numbers "
         f"{tuple(first['input'][0::2])} for class 0 and {tuple(first['input'][1::2])} for "
         "class 1, as constructed.",

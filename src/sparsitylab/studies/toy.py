@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
 
 NOISE_VARIANCE = 0.04
 BASE = {
@@ -197,7 +197,7 @@ def early_stopping_analyze(config, results):
                 "Train and test error per epoch",
                 [
                     f"20 tanh units, Adam (lr {BASE['learning_rate']}), full batch, "
-                    f"{n_seeds} seed{'s' if n_seeds != 1 else ''}. The test MSE is lowest at "
+                    f"{count(n_seeds, 'seed')}. The test MSE is lowest at "
                     f"{epochs_text} of {E}: before it the network underfits, after it it fits "
                     f"the noise. Refit for {metrics['best_epoch_seed0']} epochs (seed 0) it "
                     f"scores {r['refit_test_mse']:.4f}.",
@@ -668,7 +668,7 @@ def optimizers_analyze(config, results):
         )
     sections[0].text.append(
         f"A ReLU network (32, 32) on sin(πx/4) + noise (200 points), {config['max_epochs']} "
-        f"epochs, {config['seeds']} seeds; learning rates: "
+        f"epochs, {count(config['seeds'], 'seed')}; learning rates: "
         + ", ".join(f"{k} {OPTIMIZER_LR[k]:g}" for k in config["optimizers"])  # those trained
         + "."
         + (" AdamW adds decoupled weight decay 0.01." if "adamw" in config["optimizers"] else "")

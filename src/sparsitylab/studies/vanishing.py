@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
 
 CONFIG = {"lengths": [5, 10], "n_epochs": 100, "lr": 0.01, "x": 0.5}
 QUICK = {"n_epochs": 50}
@@ -132,7 +132,8 @@ def analyze(config, results):
     ax.legend()
     sc = metrics["seed_code"]
     text = [
-        f"Chains of {', '.join(map(str, config['lengths']))} neurons, {config['seeds']} seeds "
+        f"Chains of {', '.join(map(str, config['lengths']))} neurons, "
+        f"{count(config['seeds'], 'seed')} "
         f"(initial weights), {config['n_epochs']} epochs of gradient descent with learning rate "
         f"{config['lr']}. The ratio is the median over epochs of |dC/dw_1| / |dC/dw_last|.",
         "**Seed 001's claim**: with sigmoids the gradient shrinks towards the input (the "
