@@ -274,7 +274,7 @@ def test_bad_path_inputs_raise_clear_errors():
     X, y, _ = _linear(n=40, p=5)
     with pytest.raises(ValueError, match="needs a penalty"):
         SparseMLPRegressor(max_epochs=5).path(X, y, n_alphas=3)
-    with pytest.raises(ValueError, match="alphas must be"):
+    with pytest.raises(ValueError, match="every alpha must be a finite real number >= 0"):
         SparseMLPRegressor(penalty="group_input", max_epochs=5).path(X, y, alphas=[-1.0, 0.1])
     with pytest.raises(ValueError, match="cross-validating alpha needs a penalty"):
         SparseMLPRegressorCV(penalty=None, max_epochs=5).fit(X, y)

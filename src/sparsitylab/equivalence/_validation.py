@@ -16,23 +16,25 @@ def check_Xy(X, y):
     return check_X_y(X, y, dtype=np.float64, y_numeric=True)
 
 
-def check_alphas(alphas):
-    """``alphas`` as a non-empty 1-D float array whose entries are all finite and > 0."""
+def check_alphas(alphas, *, zero=False):
+    """``alphas`` as a non-empty 1-D float array whose entries are all finite and > 0 (>= 0 with
+    ``zero=True``: a network fitted with no penalty is a point of its path; a sparse model's
+    alpha = 0 is not, it is unpenalised least squares)."""
+    bound = ">= 0" if zero else "> 0"
     try:
         arr = np.asarray(alphas, dtype=np.float64)
     except (TypeError, ValueError):
         arr = None
     if arr is None or arr.ndim != 1 or arr.size == 0:
         raise ValueError(
-            f"alphas must be a non-empty 1-D sequence of real numbers > 0, got {alphas!r}."
+            f"alphas must be a non-empty 1-D sequence of real numbers {bound}, got {alphas!r}."
         )
-    bad = np.flatnonzero(~(np.isfinite(arr) & (arr > 0)))
+    bad = np.flatnonzero(~(np.isfinite(arr) & ((arr >= 0) if zero else (arr > 0))))
     if bad.size:
         j = bad[0]
-        raise ValueError(
-            f"every alpha must be a finite real number > 0, got alphas[{j}] = {float(arr[j])!r} "
-            "(alpha = 0 is unpenalised least squares; use sklearn.linear_model.LinearRegression)."
-        )
+        hint = "" if zero else " (alpha = 0 is unpenalised least squares: use LinearRegression)"
+        got = f"alphas[{j}] = {float(arr[j])!r}"
+        raise ValueError(f"every alpha must be a finite real number {bound}, got {got}{hint}.")
     return arr
 
 

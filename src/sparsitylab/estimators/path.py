@@ -50,6 +50,7 @@ from sparsitylab._errors import DivergenceError
 from sparsitylab.engine.losses import datafit, get_loss
 from sparsitylab.engine.penalties import Sum
 from sparsitylab.engine.trainer import Data, Member, TrainResult, stack_members, train
+from sparsitylab.equivalence._validation import check_alphas as _check_alphas
 from sparsitylab.estimators._base import make_penalty
 from sparsitylab.sparse._train import init_members, train_from, weighted_loss
 
@@ -140,10 +141,8 @@ def default_warm_epochs(max_epochs, alphas) -> int:
 
 
 def check_alphas(alphas) -> np.ndarray:
-    a = np.asarray(alphas, dtype=float).ravel()
-    if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0):
-        raise ValueError(f"alphas must be a non-empty list of finite numbers >= 0, got {alphas!r}")
-    return np.sort(a)
+    """A path's grid, increasing; alpha = 0 (no penalty) is allowed."""
+    return np.sort(_check_alphas(alphas, zero=True))
 
 
 # --- the path itself ------------------------------------------------------------------------
