@@ -61,6 +61,14 @@ def make_penalty(name, alpha, l1_ratio, max_norm):
     return Sum(terms)
 
 
+def feature_names(est, n_features) -> np.ndarray:
+    """The fitted pandas column names, else ``x0, x1, ...``."""
+    names = getattr(est, "feature_names_in_", None)
+    if names is None:
+        names = [f"x{j}" for j in range(n_features)]
+    return np.asarray(names, dtype=object)
+
+
 def check_numeric_columns(X):
     """Refuse a pandas ``X`` without columns, or name its columns that are not numeric (or
     boolean)."""
@@ -306,11 +314,8 @@ class SparseMLPBase(BaseEstimator):
     @property
     def selected_feature_names_(self):
         """Names of the selected inputs (``x0, x1, ...`` when fitted without pandas names)."""
-        check_is_fitted(self, "params_")
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = np.array([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
-        return np.asarray(names, dtype=object)[self.selected_features_]
+        selected = self.selected_features_  # checks that the model is fitted
+        return feature_names(self, self.n_features_in_)[selected]
 
     def path(
         self,

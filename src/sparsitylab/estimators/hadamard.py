@@ -51,6 +51,7 @@ from sparsitylab.equivalence.solvers import (
     fit_variational,
     stationarity,
 )
+from sparsitylab.estimators._base import feature_names
 
 __all__ = [
     "HadamardLasso",
@@ -186,11 +187,8 @@ class _SelectedFeatures:
     @property
     def selected_feature_names_(self):
         """Names of the selected features (``x0, x1, ...`` when fitted without pandas names)."""
-        selected = self.selected_features_
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = np.array([f"x{j}" for j in range(self.n_features_in_)], dtype=object)
-        return np.asarray(names, dtype=object)[selected]
+        selected = self.selected_features_  # checks that the model is fitted
+        return feature_names(self, self.n_features_in_)[selected]
 
 
 class _HadamardRegressor(_SelectedFeatures, RegressorMixin, BaseEstimator):

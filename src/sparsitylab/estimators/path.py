@@ -51,7 +51,7 @@ from sparsitylab.engine.losses import datafit, get_loss
 from sparsitylab.engine.penalties import Sum
 from sparsitylab.engine.trainer import Data, Member, TrainResult, stack_members, train
 from sparsitylab.equivalence._validation import check_alphas as _check_alphas
-from sparsitylab.estimators._base import make_penalty
+from sparsitylab.estimators._base import feature_names, make_penalty
 from sparsitylab.sparse._train import init_members, train_from, weighted_loss
 
 FEATURE_PENALTIES = ("group_input", "hadamard_input")
@@ -335,13 +335,6 @@ class FeaturePath:
         from sparsitylab.sparse.plots import plot_path
 
         return plot_path(self, ax=ax)
-
-
-def feature_names(est, n_features) -> np.ndarray:
-    names = getattr(est, "feature_names_in_", None)
-    if names is None:
-        names = [f"x{j}" for j in range(n_features)]
-    return np.asarray(names, dtype=object)
 
 
 def check_path(est, val_loss_folds):
