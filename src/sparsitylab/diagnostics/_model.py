@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sparsitylab.engine.networks import LEAKY_SLOPE
+
 # scikit-learn's activation names -> the engine's
 _ALIASES = {"identity": "linear", "logistic": "sigmoid"}
-_NEGATIVE_SLOPE = {"relu": 0.0, "leaky_relu": 0.01}
+_NEGATIVE_SLOPE = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
 BN_EPS = 1e-5
 
 

@@ -26,17 +26,9 @@ EXACT_MAX_PARAMS = 3000
 
 
 def _jax_activation(name: str):
-    import jax
-    import jax.numpy as jnp
+    from sparsitylab.engine.networks import ACTIVATIONS
 
-    table = {
-        "relu": jax.nn.relu,
-        "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01),
-        "tanh": jnp.tanh,
-        "sigmoid": jax.nn.sigmoid,
-        "linear": lambda z: z,
-    }
-    return table[name]
+    return ACTIVATIONS[name]
 
 
 def _loss_function(model, X, y, loss: str | None, member: int):

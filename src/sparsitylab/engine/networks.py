@@ -27,12 +27,13 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+LEAKY_SLOPE = 0.01  # leaky ReLU's slope for z < 0 (the engine, CSR inference and diagnostics)
 ACTIVATIONS: dict[str, Callable] = {
     "relu": jax.nn.relu,
     "tanh": jnp.tanh,
     "sigmoid": jax.nn.sigmoid,
     "linear": lambda z: z,
-    "leaky_relu": partial(jax.nn.leaky_relu, negative_slope=0.01),
+    "leaky_relu": partial(jax.nn.leaky_relu, negative_slope=LEAKY_SLOPE),
 }
 
 

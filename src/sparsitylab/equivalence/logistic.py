@@ -87,8 +87,12 @@ def _exact(XS, y, s, alpha, beta, b):
         # H): there a step that keeps f within rounding and shrinks the gradient is taken
         noise = 1e-15 * max(1.0, abs(f0))
         g0 = np.max(np.abs(grad))
-        while f(w + t * d) > f0 + 1e-4 * t * grad @ d and t > 1e-12:
-            if f(w + t * d) <= f0 + noise and np.max(np.abs(gradient(w + t * d))) < g0:
+        slope = grad @ d
+        while t > 1e-12:
+            ft = f(w + t * d)
+            if ft <= f0 + 1e-4 * t * slope:  # Armijo
+                break
+            if ft <= f0 + noise and np.max(np.abs(gradient(w + t * d))) < g0:
                 break
             t *= 0.5
         w = w + t * d

@@ -69,6 +69,20 @@ def feature_names(est, n_features) -> np.ndarray:
     return np.asarray(names, dtype=object)
 
 
+class SelectedFeatureNames:
+    """``selected_feature_names_`` from the estimator's ``selected_features_``."""
+
+    @property
+    def selected_feature_names_(self):
+        """Names of the selected inputs (``x0, x1, ...`` when fitted without pandas names)."""
+        selected = self.selected_features_  # checks that the model is fitted
+        return feature_names(self, self.n_features_in_)[selected]
+
+
+def _is_positive_whole(h) -> bool:
+    return isinstance(h, Real) and not isinstance(h, bool) and h >= 1 and h == int(h)
+
+
 def check_numeric_columns(X):
     """Refuse a pandas ``X`` without columns, or name its columns that are not numeric (or
     boolean)."""
@@ -85,7 +99,7 @@ def check_numeric_columns(X):
         )
 
 
-class SparseMLPBase(BaseEstimator):
+class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
     """Shared implementation; use :class:`SparseMLPRegressor` or :class:`SparseMLPClassifier`."""
 
     _parameter_constraints: dict = {
@@ -155,8 +169,7 @@ class SparseMLPBase(BaseEstimator):
     # --- planning ---------------------------------------------------------------------------
     def _hidden(self):
         sizes = np.atleast_1d(self.hidden_layer_sizes)
-        whole = lambda h: isinstance(h, Real) and not isinstance(h, bool) and h >= 1 and h == int(h)  # noqa: E731
-        if sizes.ndim != 1 or not all(whole(h) for h in sizes.tolist()):
+        if sizes.ndim != 1 or not all(_is_positive_whole(h) for h in sizes.tolist()):
             raise ValueError(
                 "hidden_layer_sizes must be a positive integer or a sequence of them, got "
                 f"{self.hidden_layer_sizes!r}"
@@ -266,6 +279,12 @@ class SparseMLPBase(BaseEstimator):
             )
         return self
 
+    def _divergence_advice(self):
+        return (
+            f"a smaller learning_rate (now {self.learning_rate}), standardized inputs and "
+            "targets, or a stronger penalty"
+        )
+
     def _store(self, network, result, members):
         """Set the fitted attributes from ``result`` restricted to ``members`` (a slice/indices)."""
         diverged = np.asarray(result.diverged_epoch)[members]
@@ -273,8 +292,7 @@ class SparseMLPBase(BaseEstimator):
             epoch = int(diverged[diverged >= 0].min()) + 1
             raise DivergenceError(
                 f"training diverged at epoch {epoch}: the loss or the weights became NaN/inf. "
-                f"Try a smaller learning_rate (now {self.learning_rate}), standardized inputs "
-                f"and targets, or a stronger penalty."
+                f"Try {self._divergence_advice()}."
             )
         take = lambda tree: jax.tree.map(lambda v: np.asarray(v)[members], tree)  # noqa: E731
         self.network_ = network
@@ -310,12 +328,6 @@ class SparseMLPBase(BaseEstimator):
         columns, _ = unwrap(self.network_)
         rows = np.flatnonzero(selected_mask(self.params_))
         return rows if columns is None else columns[rows]
-
-    @property
-    def selected_feature_names_(self):
-        """Names of the selected inputs (``x0, x1, ...`` when fitted without pandas names)."""
-        selected = self.selected_features_  # checks that the model is fitted
-        return feature_names(self, self.n_features_in_)[selected]
 
     def path(
         self,

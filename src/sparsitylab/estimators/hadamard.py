@@ -51,7 +51,7 @@ from sparsitylab.equivalence.solvers import (
     fit_variational,
     stationarity,
 )
-from sparsitylab.estimators._base import feature_names
+from sparsitylab.estimators._base import SelectedFeatureNames
 
 __all__ = [
     "HadamardLasso",
@@ -175,20 +175,14 @@ def _quadratic_certificate(X, y, Xc, yc, coef, intercept, layers, alpha, penalty
     )
 
 
-class _SelectedFeatures:
-    """``selected_features_`` / ``selected_feature_names_`` from a fitted ``coef_``."""
+class _SelectedFeatures(SelectedFeatureNames):
+    """``selected_features_`` (and their names) from a fitted ``coef_``."""
 
     @property
     def selected_features_(self):
         """Indices of the features with a non-zero coefficient (in any output)."""
         check_is_fitted(self, "coef_")
         return np.flatnonzero(np.any(np.atleast_2d(self.coef_) != 0, axis=0))
-
-    @property
-    def selected_feature_names_(self):
-        """Names of the selected features (``x0, x1, ...`` when fitted without pandas names)."""
-        selected = self.selected_features_  # checks that the model is fitted
-        return feature_names(self, self.n_features_in_)[selected]
 
 
 class _HadamardRegressor(_SelectedFeatures, RegressorMixin, BaseEstimator):

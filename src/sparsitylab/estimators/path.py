@@ -343,9 +343,7 @@ def check_path(est, val_loss_folds):
     bad = ~np.all(np.isfinite(val_loss_folds), axis=1)
     if not bad.any():
         return
-    advice = (
-        f"try a smaller learning_rate (now {est.learning_rate}) or standardized inputs and targets"
-    )
+    advice = f"try {est._divergence_advice()}"
     if bad.all():
         raise DivergenceError(f"training diverged at every alpha of the path: {advice}")
     warnings.warn(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from sparsitylab.engine.networks import LEAKY_SLOPE
 from sparsitylab.sparse._model import unwrap
 
 SPARSE_THRESHOLD = 0.5  # from 50% zeros the CSR path was >= 6x faster at batch 1 (benchmark)
@@ -35,7 +36,7 @@ def _linear(z):
 
 
 def _leaky_relu(z):
-    return np.where(z > 0, z, 0.01 * z)
+    return np.where(z > 0, z, LEAKY_SLOPE * z)
 
 
 _ACT = {
