@@ -13,9 +13,9 @@ A training step is one chain, read left to right::
 * the *proximal step* applies the penalty's prox to the parameters the update would produce:
   soft-thresholding for L1 (exact zeros), block soft-thresholding for the group lasso,
   projection for max-norm constraints. Its step is ``learning_rate`` times the rule's own
-  per-coordinate step size (1 for SGD and momentum, ``1 / (sqrt(v_hat) + eps)`` for Adam, ...),
-  so that ``alpha`` keeps its meaning under adaptive optimizers: the fixed points are stationary
-  points of ``loss + Omega``.
+  per-coordinate step size (1 for SGD, ``1 / (1 - momentum)`` for momentum and Nesterov,
+  ``1 / (sqrt(v_hat) + eps)`` for Adam, ...), so that ``alpha`` keeps its meaning under momentum
+  and adaptive optimizers: the fixed points are stationary points of ``loss + Omega``.
 
 ``Optimizer`` is a pytree whose learning rate, weight decay and momentum are array leaves, so a
 batch of them trains under ``vmap``. L-BFGS (full batch, smooth objectives only) is optax's
@@ -57,6 +57,8 @@ class Optimizer:
 
     def __post_init__(self):
         check_choice("optimizer", self.name, OPTIMIZERS)
+        if isinstance(self.momentum, int | float) and not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
 
 
 jax.tree_util.register_dataclass(
@@ -98,14 +100,20 @@ def decoupled_weight_decay(rate, where: Selector = WEIGHTS) -> optax.GradientTra
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-def diagonal_step(name: str, rule_state):
+def diagonal_step(opt: Optimizer, rule_state, prev_state):
     """Per-coordinate factor ``D`` by which the rule scales a gradient (``None``: ``D = 1``).
 
     For the adaptive rules the step on coordinate ``i`` is ``lr * D_i * (moment of g_i)``, so the
     proximal step that keeps ``alpha`` meaning ``alpha`` uses the threshold ``lr * alpha * D_i``
     (a proximal gradient step in the rule's diagonal metric). Its fixed points satisfy the
-    optimality condition of ``loss + Omega`` whatever ``D`` is.
+    optimality condition of ``loss + Omega`` whatever ``D`` is. Momentum's trace of a constant
+    gradient ``g`` tends to ``g / (1 - momentum)`` (Nesterov's update too): its ``D`` is that
+    factor. ``prev_state`` is the rule's state before the step (AdaDelta scales by the previous
+    mean squared update).
     """
+    name = opt.name
+    if name in ("momentum", "nesterov"):
+        return 1.0 / (1.0 - opt.momentum)
     if name in ("adam", "adamw"):
         b2, eps = 0.999, 1e-8
         correction = 1.0 - b2 ** rule_state.count.astype(jax.tree.leaves(rule_state.nu)[0].dtype)
@@ -116,6 +124,11 @@ def diagonal_step(name: str, rule_state):
         return jax.tree.map(
             lambda t: jnp.where(t > 0, jax.lax.rsqrt(t + 1e-7), 0.0), rule_state.sum_of_squares
         )
+    if name == "adadelta":
+        eps = 1e-6
+        return jax.tree.map(
+            lambda x, g: jnp.sqrt(x + eps) / jnp.sqrt(g + eps), prev_state.e_x, rule_state.e_g
+        )
     return None
 
 
@@ -124,7 +137,9 @@ def build(opt: Optimizer, penalty: Penalty) -> optax.GradientTransformation:
 
     ``rule -> decoupled weight decay -> scale by -lr -> proximal step``. The proximal step maps
     the tentative parameters ``params + u`` to ``prox(params + u, lr * D)`` with ``D`` the rule's
-    diagonal step (:func:`diagonal_step`), and returns the difference as the update.
+    diagonal step (:func:`diagonal_step`), and returns the difference as the update. A penalty
+    that names other coordinates (``Penalty.coordinates``: the Hadamard input gate's products)
+    has the rule run in them.
     """
     rule = _rule(opt)
     tail = optax.chain(
@@ -135,10 +150,15 @@ def build(opt: Optimizer, penalty: Penalty) -> optax.GradientTransformation:
         return rule.init(params), tail.init(params)
 
     def update(grads, state, params):
+        scale = penalty.coordinates(params)  # the rule runs in the penalty's coordinates
+        if scale is not None:
+            grads = jax.tree.map(jnp.multiply, grads, scale)
         u, rule_state = rule.update(grads, state[0], params)
+        if scale is not None:
+            u = jax.tree.map(jnp.multiply, u, scale)
         u, tail_state = tail.update(u, state[1], params)
         if penalty.has_prox:
-            diag = diagonal_step(opt.name, rule_state)
+            diag = diagonal_step(opt, rule_state, state[0])
             step = (
                 opt.learning_rate
                 if diag is None

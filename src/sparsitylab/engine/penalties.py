@@ -27,7 +27,12 @@ import jax
 import jax.numpy as jnp
 
 from sparsitylab.engine.networks import check_choice
-from sparsitylab.engine.prox import group_soft_threshold, project_l2_ball, soft_threshold
+from sparsitylab.engine.prox import (
+    group_soft_threshold,
+    group_soft_threshold_diagonal,
+    project_l2_ball,
+    soft_threshold,
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,12 @@ class Penalty:
 
     def subdiff_distance(self, params, grads):
         return _ZERO
+
+    def coordinates(self, params):
+        """Per-leaf factors ``S`` (a pytree like ``params``) of the coordinates the optimizer runs
+        in: the gradient is multiplied by ``S`` before the rule and the rule's update by ``S``
+        after it. ``None``: the parameters' own coordinates."""
+        return None
 
     @property
     def has_prox(self) -> bool:
@@ -250,9 +261,10 @@ class GroupLasso(Penalty):
 
     def prox(self, params, step):
         def shrink(v, t):
-            # a per-coordinate step is averaged over each group (exact when it is constant)
+            # a per-coordinate step: the prox in the optimizer's diagonal metric
             axes = _group_axes(self.over, v)
-            t = jnp.mean(t, axis=axes, keepdims=True) if jnp.ndim(t) else t
+            if jnp.ndim(t):
+                return group_soft_threshold_diagonal(v, t * self.alpha, axes)
             return group_soft_threshold(v, t * self.alpha, axes)
 
         return map_selected_with_step(shrink, params, step, self._where(params))
@@ -318,6 +330,12 @@ class Sum(Penalty):
     def subdiff_distance(self, params, grads):
         return _max([t.subdiff_distance(params, grads) for t in self.terms])
 
+    def coordinates(self, params):
+        scales = [s for t in self.terms if (s := t.coordinates(params)) is not None]
+        if len(scales) > 1:
+            raise ValueError("at most one penalty may change the optimizer's coordinates")
+        return scales[0] if scales else None
+
 
 NO_PENALTY = Sum(())
 
@@ -326,23 +344,25 @@ NO_PENALTY = Sum(())
 @dataclass(frozen=True)
 class HadamardInput(Penalty):
     """Weight decay on an input gate and the first layer, ``(alpha / 2)(||g||^2 + ||W1||_F^2)``,
-    in its balanced proximal form (feature selection with exact zeros).
+    minimized through the group lasso it equals (feature selection with exact zeros).
 
     The network multiplies input ``j`` by a gate ``g_j`` before the first layer, so feature ``j``
     reaches the network through the product row ``v_j = g_j W1[j, :]``. For a fixed ``v_j`` the
     weight decay ``(alpha / 2)(g_j^2 + ||W1[j, :]||^2)`` is smallest when the factors are
-    balanced, ``|g_j| = ||W1[j, :]||``, where it equals ``alpha ||v_j||``: weight decay on the
-    Hadamard pair is the group lasso ``alpha sum_j ||g_j W1[j, :]||`` on the product (the core
-    equivalence at the input). Gradient descent on the decay alone only reaches zero in the limit,
-    so the decay is applied as a proximal step instead: after each optimizer step every pair is
-    rebalanced (the function is unchanged and the decay can only fall), the product row is block
-    soft-thresholded with ``step * alpha`` (the prox of the balanced decay, exact zeros when
-    ``||v_j|| <= step * alpha``), and the pair is set back to the balanced factors of the result
-    (``g_j = sqrt(||v_j||)``, ``W1[j, :] = v_j / g_j``; both exactly 0 for a dropped feature).
-    A dropped feature stays dropped: ``(0, 0)`` is a stationary point of the Hadamard pair, whose
-    gradients are ``W1[j, :] . dL/dv_j`` and ``g_j dL/dv_j``.
+    balanced, ``|g_j| = ||W1[j, :]||``, where it equals ``alpha ||v_j||``: minimizing
+    ``loss + decay`` over the pairs is minimizing ``loss + alpha sum_j ||v_j||`` over the products
+    (the core equivalence at the input), and balanced factors of a solution of one solve the other.
+
+    Gradient steps on the factors cannot reach zero (a pair's step on ``v_j`` shrinks with
+    ``||v_j||``), and block soft-thresholding ``v_j`` after them mixes two metrics, so that the
+    fixed points are not those of the group lasso. The optimizer therefore runs on the products
+    (:meth:`coordinates`: the row gradient ``dL/dW1[j, :] = g_j dL/dv_j`` divided by ``g_j``, the
+    rule's step multiplied back by ``1 / g_j``, none on the gate), the proximal step is the
+    group lasso's on ``v`` (in the rule's diagonal metric), and the pair is written back balanced
+    (``g_j = sqrt(||v_j||)`` with the gate's sign, ``W1[j, :] = v_j / g_j``; both exactly 0 for a
+    dropped feature, which stays dropped). The fit is a proximal gradient method on the group
+    lasso of the products, and its factors minimize the weight-decay objective.
     ``value`` is the decay itself; at a balanced point it equals the group lasso on the products.
-    With a per-coordinate step (adaptive optimizers) each row uses the mean of its steps.
     """
 
     alpha: float = 1e-3
@@ -355,13 +375,23 @@ class HadamardInput(Penalty):
     def has_prox(self):
         return True
 
+    def coordinates(self, params):
+        g = params[0]["gate"]
+        inverse = jnp.where(g != 0, 1.0 / jnp.where(g != 0, g, 1.0), 0.0)
+        first = {k: jnp.ones_like(v) for k, v in params[0].items()}
+        first["gate"] = jnp.zeros_like(g)
+        first["w"] = jnp.broadcast_to(inverse[:, None], params[0]["w"].shape)
+        rest = jax.tree.map(jnp.ones_like, params[1:])
+        return (first, *rest)
+
     def prox(self, params, step):
         first = dict(params[0])
         g, w = first["gate"], first["w"]
         v = g[:, None] * w  # product rows, (p, h)
-        if isinstance(step, tuple):  # a per-coordinate step: the row's mean, as GroupLasso does
-            step = jnp.mean(step[0]["w"], axis=1, keepdims=True)
-        v = group_soft_threshold(v, step * self.alpha, 1)
+        if isinstance(step, tuple):  # a per-coordinate step (on the products: coordinates())
+            v = group_soft_threshold_diagonal(v, step[0]["w"] * self.alpha, 1)
+        else:
+            v = group_soft_threshold(v, step * self.alpha, 1)
         norm = jnp.sqrt(jnp.sum(v * v, axis=1))
         # keep the gate's sign so a step never flips the sign of a surviving factor pair
         sign = jnp.where(g < 0, -1.0, 1.0).astype(g.dtype)

@@ -5,6 +5,8 @@ These are the closed forms every penalty and solver in the package shares:
 * ``soft_threshold(x, t) = sign(x) max(|x| - t, 0)``: the prox of ``t ||.||_1``;
 * ``group_soft_threshold(v, t, axis)``: the prox of ``t ||.||_2`` applied to each slice of ``v``
   along ``axis`` (block soft-thresholding);
+* ``group_soft_threshold_diagonal(v, t, axis)``: the same prox in the diagonal metric of a
+  per-coordinate step ``t`` (an adaptive optimizer's);
 * ``project_l2_ball(v, radius, axis)``: the Euclidean projection of each slice onto the ball of
   ``radius`` (the max-norm constraint).
 """
@@ -32,6 +34,30 @@ def group_soft_threshold(v, t, axis):
     norms = _norms(v, axis)
     scale = jnp.maximum(1.0 - t / jnp.where(norms > 0, norms, 1.0), 0.0)
     return jnp.where(norms > 0, v * scale, 0.0)
+
+
+def group_soft_threshold_diagonal(v, t, axis, iterations=8):
+    """``argmin_z sum (z - v)^2 / (2 t) + ||z||_2`` on each slice along ``axis``, for a
+    per-coordinate step ``t >= 0`` shaped like ``v``: the block soft-thresholding of
+    :func:`group_soft_threshold` in the metric ``diag(1 / t)``, equal to it when ``t`` is constant
+    on a slice. A slice with a zero step somewhere (no penalty) is left as it is.
+
+    A slice is exactly zero where ``||v / t|| <= 1``; otherwise ``z = v r / (r + t)`` with ``r > 0``
+    the root of ``||v / (r + t)|| = 1``. Newton's method on ``1 / ||v / (r + t)|| - 1``, a concave
+    increasing function of ``r``, started at ``r = 0`` rises monotonically to the root (the
+    secular equation of trust regions, More & Sorensen 1983); one iteration is exact when ``t``
+    is constant on the slice.
+    """
+    free = jnp.any(t <= 0, axis=axis, keepdims=True)
+    t = jnp.where(t > 0, t, 1.0)
+    live = _norms(v / t, axis) > 1.0
+    r = jnp.zeros_like(_norms(v, axis))
+    for _ in range(iterations):
+        u = v / (r + t)
+        norm = jnp.where(live, _norms(u, axis), 1.0)
+        slope = jnp.sum(u * u / (r + t), axis=axis, keepdims=True) / norm**3
+        r = jnp.where(live, r + (1.0 - 1.0 / norm) / slope, 0.0)
+    return jnp.where(free, v, jnp.where(live, v * (r / (r + t)), 0.0))
 
 
 def project_l2_ball(v, radius, axis):

@@ -337,7 +337,7 @@ def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
             new["best_params"] = _select(improved, p, c["best_params"])
             new["best_state"] = _select(improved, s, c["best_state"])
             new["wait"] = jnp.where(improved, 0, c["wait"] + 1)
-            stop = stop | (new["wait"] >= config.patience)
+            stop = stop | (~improved & (new["wait"] >= config.patience))  # patience=0 too
         new["stop"] = stop
         return new
 
@@ -542,6 +542,11 @@ def train(network, config: TrainConfig, data: Data, members: Member) -> TrainRes
             )
         if getattr(network, "dropout", False) or getattr(network, "batch_norm", False):
             raise ValueError("L-BFGS needs a deterministic objective: no dropout or batch norm")
+        if np.any(np.asarray(members.optimizer.weight_decay) != 0):
+            raise ValueError(
+                "L-BFGS takes no decoupled weight_decay (its line search picks the steps); set "
+                "weight_decay=0 and use the coupled penalty='l2' instead"
+            )
     m = tw.shape[0]
     if data.X_val is not None and members.val_weight is None:  # separate validation rows: all
         val_weight = np.ones((m, np.shape(data.X_val)[0]), tw.dtype)

@@ -51,6 +51,8 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
     batch_norm : bool, default False
     optimizer : {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad",
         "adadelta", "lbfgs"}, default "adam"
+        Momentum and Nesterov use momentum 0.9. The decoupled ``weight_decay`` applies under
+        every rule, so ``"adamw"`` and ``"adam"`` train alike: set ``weight_decay`` for AdamW.
     learning_rate : float > 0, default 1e-3
     batch_size : int or None (full batch), default None
     max_epochs : int, default 1000
