@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pandas as pd
 from sklearn.base import clone, is_classifier
-from sklearn.model_selection import ParameterGrid, check_cv
+from sklearn.model_selection import ParameterGrid, check_cv, train_test_split
 from sklearn.utils import check_random_state
 
 from sparsitylab._errors import DivergenceError
@@ -43,6 +43,11 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
         its held-out rows (folds are sample weights, so they share one compiled program).
     validation_data : (X_val, y_val), optional
         Without ``cv``: data to score (and, with ``early_stopping``, to monitor).
+
+    With ``early_stopping``, a sweep monitors ``validation_data`` when given, else, as ``fit``
+    does, a random ``validation_fraction`` of each fold's training rows (never the rows
+    ``val_score`` is computed on). Its rows equal separate fits (``fit(X, y, validation_data)``,
+    or ``cross_validate`` over the same folds) up to rounding.
 
     Returns
     -------
@@ -91,23 +96,37 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
         estimators.append(est)
         network, config = est._network(Xa.shape[1], n_outputs), est._config()
         penalty, opt, rate = est._hyper()
-        rng = check_random_state(est.random_state)
-        keys = est._member_keys(rng, est.n_estimators)
         key = (network, config, jax.tree.structure((penalty, opt)))
         entries = groups.setdefault(key, (network, config, []))[2]
         for f, (tr, va) in enumerate(folds):
-            mask = np.zeros(n, np.float32)
-            mask[tr] = 1.0
+            # the draws of ``fit`` on the fold's rows: its validation split (early stopping
+            # without validation_data), the bootstrap samples, then the keys
+            rng = check_random_state(est.random_state)
             if va is None:
                 vw = None if data.X_val is None else np.ones(data.X_val.shape[0], np.float32)
-            else:
+            else:  # recorded as history_["val_loss"]
                 vw = np.zeros(n, np.float32)
                 vw[va] = 1.0
-            for m, k in enumerate(keys):
-                tw = mask
-                if est.bootstrap:
-                    draw = rng.choice(tr, size=len(tr), replace=True)
-                    tw = np.bincount(draw, minlength=n).astype(np.float32)
+            if est.early_stopping and validation_data is None:  # never the scored rows
+                inner, held = train_test_split(
+                    np.arange(len(tr)),
+                    test_size=est.validation_fraction,
+                    random_state=rng.randint(2**31 - 1),
+                    stratify=est._stratify(Ya[tr]),
+                )
+                vw = np.zeros(n, np.float32)
+                vw[tr[held]] = 1.0
+                tr = tr[inner]
+            mask = np.zeros(n, np.float32)
+            mask[tr] = 1.0
+            weights = [
+                np.bincount(tr[rng.randint(len(tr), size=len(tr))], minlength=n).astype(np.float32)
+                if est.bootstrap
+                else mask
+                for _ in range(est.n_estimators)
+            ]
+            keys = est._member_keys(rng, est.n_estimators)
+            for m, (k, tw) in enumerate(zip(keys, weights, strict=True)):
                 entries.append((row, f, m, Member(k, penalty, opt, rate, tw, vw)))
 
     fitted = [[None] * len(folds) for _ in combos]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -116,10 +117,13 @@ class ProcessExecutor(Executor):
     def run(self, tasks):
         import multiprocessing as mp
 
-        with ProcessPoolExecutor(self.max_workers, mp_context=mp.get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(self.max_workers, mp_context=mp.get_context("spawn"))
+        try:
             futures = {pool.submit(_call, t.fn, t.kwargs): t.key for t in tasks}
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
+        finally:  # interrupted or failed: the tasks not started yet are dropped, not run
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskExecutor(Executor):
@@ -127,7 +131,7 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, address):
+    def __init__(self, address, timeout: float = 10.0):
         try:
             from distributed import Client
         except ImportError as exc:  # pragma: no cover
@@ -137,10 +141,7 @@ class DaskExecutor(Executor):
         if isinstance(address, Client):
             self.client, self._own = address, False
         else:
-            try:
-                self.client, self._own = Client(address, timeout="10s"), True
-            except OSError as exc:
-                raise StudyError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+            self.client, self._own = _connect(Client, address, timeout), True
 
     def run(self, tasks):
         from distributed import as_completed as dask_completed
@@ -159,6 +160,37 @@ class DaskExecutor(Executor):
             self.client.close()
 
 
+def _connect(client_type, address, timeout: float):
+    """``client_type(address)``, or a :class:`StudyError` within about ``2 * timeout`` seconds.
+
+    ``Client(timeout=...)`` bounds opening the connection, not the handshake after it: a server
+    that is not a Dask scheduler may accept and never answer (the client would wait forever) or
+    answer bytes that fail to decode in any way. So the client is made in a daemon thread that
+    is waited for a bounded time, and every failure becomes one line.
+    """
+    made: dict = {}
+
+    def connect():
+        try:
+            made["client"] = client_type(address, timeout=f"{timeout}s")
+        except Exception as exc:
+            made["error"] = exc
+
+    thread = threading.Thread(target=connect, name="sparsitylab-dask-connect", daemon=True)
+    thread.start()
+    thread.join(2 * timeout)
+    if "client" in made:
+        return made["client"]
+    exc = made.get("error")
+    if exc is None:
+        reason = f"no answer after {2 * timeout:g} s (is a Dask scheduler listening there?)"
+    elif isinstance(exc, OSError | ValueError):
+        reason = " ".join(str(exc).split())
+    else:  # what a server that speaks another protocol makes the client do
+        reason = f"it does not answer as a Dask scheduler ({type(exc).__name__})"
+    raise StudyError(f"cannot reach the Dask scheduler at {address}: {reason}") from exc
+
+
 def make_executor(scheduler: str | None = None, processes: int | None = None) -> Executor:
     """``scheduler`` address -> Dask; ``processes`` > 1 -> local processes; else in-process."""
     if scheduler:
@@ -170,7 +202,8 @@ def make_executor(scheduler: str | None = None, processes: int | None = None) ->
 
 # --- running ------------------------------------------------------------------------------------
 def _read_runs(path: Path) -> dict[str, Any]:
-    """Complete lines of ``runs.jsonl`` (a line cut short by an interruption is ignored)."""
+    """Complete lines of ``runs.jsonl``; a line cut short by an interruption, or any other line
+    that is not a result, is skipped (its task runs again), never the lines after it."""
     done = {}
     if not path.exists():
         return done
@@ -180,9 +213,9 @@ def _read_runs(path: Path) -> dict[str, Any]:
                 break
             try:
                 entry = json.loads(raw)
-            except json.JSONDecodeError:
-                break
-            done[entry["key"]] = entry["result"]
+                done[entry["key"]] = entry["result"]
+            except (ValueError, TypeError, KeyError):  # not a line this module wrote
+                continue
     return done
 
 
@@ -224,12 +257,14 @@ def run_study(
             )
     else:
         resume = False
+    if not resume:  # a new run: no result or report of an earlier one stays beside its config
+        for name in ("runs.jsonl", "metrics.json", "report.md", "report.html"):
+            (directory / name).unlink(missing_ok=True)
     write_json(config_path, config)
     if resume:
         _truncate_partial(runs_path)
         done = _read_runs(runs_path)
     else:
-        runs_path.unlink(missing_ok=True)
         done = {}
     tasks = study.tasks(config, config["seeds"])
     keys = [t.key for t in tasks]
