@@ -184,6 +184,8 @@ def test_infinite_values_name_the_column(table, tmp_path):
 def test_processes_and_tol_must_be_positive(table, tmp_path):
     _one_line_error(_invoke("study", "early-stopping", "--processes", "-1"), "--processes")
     _one_line_error(_invoke("study", "early-stopping", "--processes", "0"), "--processes")
+    both = _invoke("study", "early-stopping", "--processes", "2", "--scheduler", "tcp://h:8786")
+    _one_line_error(both, "not both")
     path, _ = table
     model = tmp_path / "m.pkl"
     assert _invoke("fit", path, "--target", "price", "--save", model).exit_code == 0

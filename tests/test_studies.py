@@ -147,6 +147,9 @@ def test_resume_refuses_another_configuration(tmp_path):
     (tmp_path / "early-stopping" / "config.json").write_text('{"study": "early-stopping"}')
     with pytest.raises(StudyError, match="another configuration"):
         run_study(study, tmp_path, quick=True, resume=True)
+    (tmp_path / "early-stopping" / "config.json").write_text('{"study": ')  # cut short
+    with pytest.raises(StudyError, match="not a configuration this program wrote"):
+        run_study(study, tmp_path, quick=True, resume=True)
 
 
 def test_dask_local_cluster_equals_in_process(tmp_path, quick_runs):

@@ -98,6 +98,8 @@ def _run_study(name, seeds, quick, out, scheduler, processes, resume):
 
     if processes is not None and processes < 1:
         raise UserError(f"--processes must be at least 1, got {processes}")
+    if processes is not None and scheduler:
+        raise UserError("give --scheduler (a Dask cluster) or --processes (local), not both")
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {seeds}")
     study = get_study(name)

@@ -249,7 +249,13 @@ def run_study(
     directory.mkdir(parents=True, exist_ok=True)
     config_path, runs_path = directory / "config.json", directory / "runs.jsonl"
     if resume and config_path.exists():
-        previous = json.loads(config_path.read_text())
+        try:
+            previous = json.loads(config_path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise StudyError(
+                f"{config_path} is not a configuration this program wrote ({exc}); run without "
+                "--resume to start over"
+            ) from exc
         if previous != to_jsonable(config):
             raise StudyError(
                 f"{directory} holds results of another configuration; resume with the "
