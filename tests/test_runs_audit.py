@@ -17,7 +17,6 @@ from sparsitylab.cli import app
 from sparsitylab.report import Report
 from sparsitylab.studies import (
     DaskExecutor,
-    InProcessExecutor,
     ProcessExecutor,
     Study,
     StudyError,
@@ -43,17 +42,6 @@ def _study(marks):
     return Study("squares", "Squares.", "none", tasks=tasks, analyze=analyze)
 
 
-class _StopAfter(InProcessExecutor):
-    def __init__(self, after):
-        self.after = after
-
-    def run(self, tasks):
-        for i, item in enumerate(super().run(tasks)):
-            if i == self.after:
-                raise KeyboardInterrupt
-            yield item
-
-
 def _ran(marks):
     return len(list(Path(marks).iterdir()))
 
@@ -73,7 +61,7 @@ def test_resume_skips_only_the_lines_that_are_not_results(tmp_path):
     assert paths["metrics"].read_bytes() == reference
 
 
-def test_a_new_run_leaves_no_earlier_report_beside_its_configuration(tmp_path):
+def test_a_new_run_leaves_no_earlier_report_beside_its_configuration(tmp_path, interrupting):
     marks = tmp_path / "marks"
     marks.mkdir()
     study = _study(marks)
@@ -81,7 +69,7 @@ def test_a_new_run_leaves_no_earlier_report_beside_its_configuration(tmp_path):
     directory = tmp_path / "squares"
     assert (directory / "metrics.json").exists()
     with pytest.raises(KeyboardInterrupt):  # a new run with 3 seeds, interrupted
-        run_study(study, tmp_path, seeds=3, executor=_StopAfter(after=1))
+        run_study(study, tmp_path, seeds=3, executor=interrupting(after=1))
     assert json.loads((directory / "config.json").read_text())["seeds"] == 3
     for name in ("metrics.json", "report.md", "report.html"):  # the 2-seed report is gone
         assert not (directory / name).exists(), name

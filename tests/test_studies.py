@@ -9,7 +9,6 @@ import pytest
 
 from sparsitylab.studies import (
     STUDIES,
-    InProcessExecutor,
     StudyError,
     get_study,
     run_study,
@@ -115,22 +114,11 @@ def test_unknown_study():
         get_study("nope")
 
 
-class _Interrupting(InProcessExecutor):
-    def __init__(self, after):
-        self.after = after
-
-    def run(self, tasks):
-        for i, item in enumerate(super().run(tasks)):
-            if i == self.after:
-                raise KeyboardInterrupt
-            yield item
-
-
-def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, quick_runs):
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, quick_runs, interrupting):
     reference, _ = quick_runs("sample-size")
     study = get_study("sample-size")
     with pytest.raises(KeyboardInterrupt):
-        run_study(study, tmp_path, quick=True, executor=_Interrupting(after=1))
+        run_study(study, tmp_path, quick=True, executor=interrupting(after=1))
     runs = (tmp_path / "sample-size" / "runs.jsonl").read_text().splitlines()
     assert len(runs) == 1
     seen = []
