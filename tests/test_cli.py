@@ -181,6 +181,13 @@ def test_infinite_values_name_the_column(table, tmp_path):
     _one_line_error(_invoke("fit", path, "--target", "price"), "x3", "infinite")
 
 
+def test_training_that_diverges_is_one_line(table, tmp_path):
+    _, frame = table
+    path = tmp_path / "huge.csv"
+    frame.assign(price=frame.price * 1e30).to_csv(path, index=False)  # squares overflow float32
+    _one_line_error(_invoke("fit", path, "--target", "price", "--model", "mlp"), "diverged")
+
+
 def test_processes_and_tol_must_be_positive(table, tmp_path):
     _one_line_error(_invoke("study", "early-stopping", "--processes", "-1"), "--processes")
     _one_line_error(_invoke("study", "early-stopping", "--processes", "0"), "--processes")

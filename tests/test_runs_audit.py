@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -92,6 +93,30 @@ def test_process_executor_stops_queued_tasks_when_the_run_stops(tmp_path):
     runs.close()
     time.sleep(2.0)
     assert _ran(tmp_path) < 12  # was: every queued task ran before the interrupt got through
+
+
+def _die(i):
+    os._exit(3)  # a worker killed (out of memory, a signal)
+
+
+def test_a_worker_that_dies_is_one_study_error():
+    tasks = [Task("dies", _die, {"i": 0})]
+    with pytest.raises(StudyError, match="worker process died running task dies.*--resume"):
+        list(ProcessExecutor(1).run(tasks))
+
+
+@pytest.mark.slow
+def test_a_dask_worker_that_dies_is_one_study_error():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        executor = DaskExecutor(cluster.scheduler_address)
+        try:
+            with pytest.raises(StudyError, match="worker process died running task dies"):
+                list(executor.run([Task("dies", _die, {"i": 0})]))
+        finally:
+            executor.close()
 
 
 # --- --scheduler at an address that is not a Dask scheduler -------------------------------------

@@ -46,6 +46,7 @@ def _fail(message: str, code: int = 2):
 
 def _guard(fn, *args, **kwargs):
     """Run ``fn``; turn the expected failures into a one-line error."""
+    from sparsitylab._errors import DivergenceError
     from sparsitylab.studies import StudyError
 
     try:
@@ -54,7 +55,10 @@ def _guard(fn, *args, **kwargs):
         raise
     except KeyboardInterrupt:
         _fail("interrupted (run again with --resume to continue)", 130)
-    except (UserError, StudyError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (
+        UserError, StudyError, DivergenceError, FileNotFoundError, IsADirectoryError,
+        PermissionError,
+    ) as exc:  # fmt: skip
         _fail(str(exc))
     except (ValueError, TypeError, OSError) as exc:
         _fail(f"{type(exc).__name__}: {' '.join(str(exc).split())}")

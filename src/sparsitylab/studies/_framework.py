@@ -22,6 +22,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,11 @@ class ProcessExecutor(Executor):
         try:
             futures = {pool.submit(_call, t.fn, t.kwargs): t.key for t in tasks}
             for fut in as_completed(futures):
-                yield futures[fut], fut.result()
+                try:
+                    result = fut.result()
+                except BrokenProcessPool as exc:
+                    raise _worker_died(futures[fut], exc) from exc
+                yield futures[fut], result
         finally:  # interrupted or failed: the tasks not started yet are dropped, not run
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -144,6 +149,7 @@ class DaskExecutor(Executor):
             self.client, self._own = _connect(Client, address, timeout), True
 
     def run(self, tasks):
+        from distributed import KilledWorker
         from distributed import as_completed as dask_completed
 
         futures = {
@@ -153,11 +159,22 @@ class DaskExecutor(Executor):
             for t in tasks
         }
         for fut in dask_completed(list(futures)):
-            yield futures[fut], fut.result()
+            try:
+                result = fut.result()
+            except KilledWorker as exc:
+                raise _worker_died(futures[fut], exc) from exc
+            yield futures[fut], result
 
     def close(self):
         if self._own:
             self.client.close()
+
+
+def _worker_died(key, exc) -> StudyError:
+    return StudyError(
+        f"a worker process died running task {key} ({type(exc).__name__}: out of memory?); "
+        "the finished tasks are kept: run again with --resume"
+    )
 
 
 def _connect(client_type, address, timeout: float):
