@@ -94,8 +94,8 @@ def test_group_prox_in_a_diagonal_metric_is_the_numerical_minimizer():
 
 
 def test_patience_zero_stops_at_the_first_epoch_without_improvement():
-    # Keras' EarlyStopping(patience=0): stop after the first epoch that does not improve (it
-    # stopped after the first epoch whatever happened)
+    # Keras' EarlyStopping(patience=0): stop after the first epoch that does not improve, not
+    # after the first epoch whatever happens
     rng = np.random.default_rng(1)
     X = rng.normal(size=(40, 4))
     y = X[:, 0] - 2 * X[:, 1] + 0.5 * rng.normal(size=40)
@@ -136,3 +136,15 @@ def test_hadamard_input_gate_is_sklearns_multitask_lasso(linear, optimizer, lear
     np.testing.assert_array_equal(est.selected_features_, [0, 1, 4])
     kept = est.selected_features_
     np.testing.assert_allclose(np.abs(gate[kept]), np.linalg.norm(w[kept], axis=1), rtol=1e-5)
+
+
+def test_momentum_outside_0_1_is_refused_when_the_step_is_built():
+    import jax
+
+    from sparsitylab.engine.optimizers import Optimizer, build
+    from sparsitylab.engine.penalties import L1
+
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+        build(Optimizer("momentum", 0.1, 0.0, 1.0), L1(0.1))
+    # the pytree itself takes any leaves (tree maps rebuild it with sizes, axes, tracers)
+    assert jax.tree.map(lambda _: 2.0, Optimizer("momentum", 0.1, 0.0, 0.5)).momentum == 2.0

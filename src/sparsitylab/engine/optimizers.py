@@ -57,8 +57,6 @@ class Optimizer:
 
     def __post_init__(self):
         check_choice("optimizer", self.name, OPTIMIZERS)
-        if isinstance(self.momentum, int | float) and not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
 
 
 jax.tree_util.register_dataclass(
@@ -141,6 +139,8 @@ def build(opt: Optimizer, penalty: Penalty) -> optax.GradientTransformation:
     that names other coordinates (``Penalty.coordinates``: the Hadamard input gate's products)
     has the rule run in them.
     """
+    if isinstance(opt.momentum, int | float) and not 0 <= opt.momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {opt.momentum!r}")
     rule = _rule(opt)
     tail = optax.chain(
         decoupled_weight_decay(opt.weight_decay), optax.scale_by_learning_rate(opt.learning_rate)

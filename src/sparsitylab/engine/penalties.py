@@ -361,7 +361,9 @@ class HadamardInput(Penalty):
     group lasso's on ``v`` (in the rule's diagonal metric), and the pair is written back balanced
     (``g_j = sqrt(||v_j||)`` with the gate's sign, ``W1[j, :] = v_j / g_j``; both exactly 0 for a
     dropped feature, which stays dropped). The fit is a proximal gradient method on the group
-    lasso of the products, and its factors minimize the weight-decay objective.
+    lasso of the products, except that a dropped feature never comes back (its factors' gradients
+    vanish at ``(0, 0)``), so a feature dropped early stays out even where the group lasso would
+    keep it; balanced factors of its result are a stationary point of the weight-decay objective.
     ``value`` is the decay itself; at a balanced point it equals the group lasso on the products.
     """
 

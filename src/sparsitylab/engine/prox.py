@@ -40,7 +40,8 @@ def group_soft_threshold_diagonal(v, t, axis, iterations=8):
     """``argmin_z sum (z - v)^2 / (2 t) + ||z||_2`` on each slice along ``axis``, for a
     per-coordinate step ``t >= 0`` shaped like ``v``: the block soft-thresholding of
     :func:`group_soft_threshold` in the metric ``diag(1 / t)``, equal to it when ``t`` is constant
-    on a slice. A slice with a zero step somewhere (no penalty) is left as it is.
+    on a slice. By convention a slice with a zero step somewhere (a learning rate of 0) is left
+    as it is.
 
     A slice is exactly zero where ``||v / t|| <= 1``; otherwise ``z = v r / (r + t)`` with ``r > 0``
     the root of ``||v / (r + t)|| = 1``. Newton's method on ``1 / ||v / (r + t)|| - 1``, a concave

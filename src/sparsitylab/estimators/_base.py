@@ -213,39 +213,45 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
 
     def _split(self, X, Y, validation_data, rng):
         """Training/validation data and each member's training weights."""
-        n_val = None
         if validation_data is not None:
             Xv, yv = validation_data
             Xv = validate_data(self, Xv, reset=False, dtype=np.float64).astype(np.float32)
             Yv, _ = self._encode_targets(np.asarray(yv), fitted=True)
-            data = Data(X, Y, Xv, Yv)
-            n_val = Xv.shape[0]
-        elif self.early_stopping:
-            idx = np.arange(X.shape[0])
-            tr, va = train_test_split(
-                idx,
+            _, _, weights = self._draw_rows(rng, Y, hold_out=False)
+            return Data(X, Y, Xv, Yv), weights, np.ones(Xv.shape[0], np.float32)
+        train, val, weights = self._draw_rows(rng, Y, hold_out=self.early_stopping)
+        if val is None:
+            return Data(X, Y), weights, None
+        data = Data(X[train], Y[train], X[val], Y[val])
+        return data, weights, np.ones(len(val), np.float32)
+
+    def _draw_rows(self, rng, Y, hold_out):
+        """``fit``'s random draws on the rows of ``Y``, in its order (``sweep`` repeats them on
+        each fold): with ``hold_out``, the validation split (``validation_fraction`` of the rows,
+        stratified for classifiers), then each member's bootstrap counts on the training rows.
+        Returns the training and validation row indices (``None``: no split) and each member's
+        weights on the training rows."""
+        train, val = np.arange(len(Y)), None
+        if hold_out:
+            train, val = train_test_split(
+                train,
                 test_size=self.validation_fraction,
                 random_state=rng.randint(2**31 - 1),
                 stratify=self._stratify(Y),
             )
-            if len(tr) < 1 or len(va) < 1:
+            if len(train) < 1 or len(val) < 1:
                 raise ValueError(
                     "too few samples to hold out a validation split; add data or "
                     "set early_stopping=False"
                 )
-            data = Data(X[tr], Y[tr], X[va], Y[va])
-            n_val = len(va)
-        else:
-            data = Data(X, Y)
-        n = data.X.shape[0]
-        weights = []
-        for _ in range(self.n_estimators):
-            if self.bootstrap:
-                weights.append(np.bincount(rng.randint(n, size=n), minlength=n).astype(np.float32))
-            else:
-                weights.append(np.ones(n, np.float32))
-        val_weight = None if n_val is None else np.ones(n_val, np.float32)
-        return data, weights, val_weight
+        m = len(train)
+        weights = [
+            np.bincount(rng.randint(m, size=m), minlength=m).astype(np.float32)
+            if self.bootstrap
+            else np.ones(m, np.float32)
+            for _ in range(self.n_estimators)
+        ]
+        return train, val, weights
 
     def _member_keys(self, rng, count):
         base = jax.random.PRNGKey(rng.randint(2**31 - 1))

@@ -52,13 +52,15 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
     optimizer : {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad",
         "adadelta", "lbfgs"}, default "adam"
         Momentum and Nesterov use momentum 0.9. The decoupled ``weight_decay`` applies under
-        every rule, so ``"adamw"`` and ``"adam"`` train alike: set ``weight_decay`` for AdamW.
+        every first-order rule (L-BFGS refuses it), so ``"adamw"`` and ``"adam"`` train alike:
+        set ``weight_decay`` for AdamW.
     learning_rate : float > 0, default 1e-3
     batch_size : int or None (full batch), default None
     max_epochs : int, default 1000
     early_stopping : bool, default False
         Stop when the validation loss has not improved by ``min_delta`` for ``patience`` epochs
-        and restore the best weights (Keras' ``EarlyStopping`` semantics).
+        and restore the best weights (Keras' ``EarlyStopping`` semantics: ``patience=0`` stops
+        at the first epoch without improvement, as ``patience=1`` does).
     validation_fraction, patience, min_delta
     n_estimators : int, default 1
         Ensemble members from different initial weights, trained together; predictions are

@@ -8,13 +8,14 @@ members of one ``vmap``-ed training program. Each group compiles once, whatever 
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import jax
 import numpy as np
 import pandas as pd
 from sklearn.base import clone, is_classifier
-from sklearn.model_selection import ParameterGrid, check_cv, train_test_split
+from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import check_random_state
 
 from sparsitylab._errors import DivergenceError
@@ -46,8 +47,10 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
 
     With ``early_stopping``, a sweep monitors ``validation_data`` when given, else, as ``fit``
     does, a random ``validation_fraction`` of each fold's training rows (never the rows
-    ``val_score`` is computed on). Its rows equal separate fits (``fit(X, y, validation_data)``,
-    or ``cross_validate`` over the same folds) up to rounding.
+    ``val_score`` is computed on). With full-batch training (``batch_size=None``) and an int or
+    None ``random_state``, its rows equal separate fits (``fit(X, y, validation_data)``, or
+    ``cross_validate`` over the same folds) up to rounding; minibatches are drawn from all the
+    rows at once, so with ``batch_size`` set a row's batches differ from a separate fit's.
 
     Returns
     -------
@@ -99,32 +102,19 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
         key = (network, config, jax.tree.structure((penalty, opt)))
         entries = groups.setdefault(key, (network, config, []))[2]
         for f, (tr, va) in enumerate(folds):
-            # the draws of ``fit`` on the fold's rows: its validation split (early stopping
-            # without validation_data), the bootstrap samples, then the keys
-            rng = check_random_state(est.random_state)
-            if va is None:
+            # each fold draws what a fresh fit on its rows draws (cross_validate clones, so a
+            # RandomState is copied, not continued from fold to fold)
+            rng = check_random_state(copy.deepcopy(est.random_state))
+            inner, held, counts = est._draw_rows(
+                rng, Ya[tr], hold_out=est.early_stopping and validation_data is None
+            )
+            if held is not None:  # early stopping watches these, never the scored rows
+                vw = _on_rows(n, tr[held], 1.0)
+            elif va is not None:  # recorded as history_["val_loss"]
+                vw = _on_rows(n, va, 1.0)
+            else:
                 vw = None if data.X_val is None else np.ones(data.X_val.shape[0], np.float32)
-            else:  # recorded as history_["val_loss"]
-                vw = np.zeros(n, np.float32)
-                vw[va] = 1.0
-            if est.early_stopping and validation_data is None:  # never the scored rows
-                inner, held = train_test_split(
-                    np.arange(len(tr)),
-                    test_size=est.validation_fraction,
-                    random_state=rng.randint(2**31 - 1),
-                    stratify=est._stratify(Ya[tr]),
-                )
-                vw = np.zeros(n, np.float32)
-                vw[tr[held]] = 1.0
-                tr = tr[inner]
-            mask = np.zeros(n, np.float32)
-            mask[tr] = 1.0
-            weights = [
-                np.bincount(tr[rng.randint(len(tr), size=len(tr))], minlength=n).astype(np.float32)
-                if est.bootstrap
-                else mask
-                for _ in range(est.n_estimators)
-            ]
+            weights = [_on_rows(n, tr[inner], c) for c in counts]
             keys = est._member_keys(rng, est.n_estimators)
             for m, (k, tw) in enumerate(zip(keys, weights, strict=True)):
                 entries.append((row, f, m, Member(k, penalty, opt, rate, tw, vw)))
@@ -170,6 +160,13 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
     frame = pd.DataFrame.from_records(records)
     frame.attrs["estimators"] = [f if cv is not None else f[0] for f in fitted]
     return frame
+
+
+def _on_rows(n, rows, values):
+    """A weight vector over ``n`` rows: ``values`` on ``rows``, 0 elsewhere."""
+    w = np.zeros(n, np.float32)
+    w[rows] = values
+    return w
 
 
 def _rows(X, idx):

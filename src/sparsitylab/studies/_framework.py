@@ -124,10 +124,10 @@ class ProcessExecutor(Executor):
             for fut in as_completed(futures):
                 try:
                     result = fut.result()
-                except BrokenProcessPool as exc:
-                    raise _worker_died(futures[fut], exc) from exc
+                except BrokenProcessPool as exc:  # every unfinished task sees it: name none
+                    raise _worker_died(None, exc) from exc
                 yield futures[fut], result
-        finally:  # interrupted or failed: the tasks not started yet are dropped, not run
+        finally:  # interrupted or failed: the queued tasks are dropped, not run
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -171,8 +171,9 @@ class DaskExecutor(Executor):
 
 
 def _worker_died(key, exc) -> StudyError:
+    running = "" if key is None else f" running task {key}"
     return StudyError(
-        f"a worker process died running task {key} ({type(exc).__name__}: out of memory?); "
+        f"a worker process died{running} ({type(exc).__name__}: out of memory?); "
         "the finished tasks are kept: run again with --resume"
     )
 
@@ -183,21 +184,31 @@ def _connect(client_type, address, timeout: float):
     ``Client(timeout=...)`` bounds opening the connection, not the handshake after it: a server
     that is not a Dask scheduler may accept and never answer (the client would wait forever) or
     answer bytes that fail to decode in any way. So the client is made in a daemon thread that
-    is waited for a bounded time, and every failure becomes one line.
+    is waited for a bounded time, and every failure becomes one line. A client that connects
+    after the wait has ended is closed at once.
     """
     made: dict = {}
+    lock = threading.Lock()
 
     def connect():
         try:
-            made["client"] = client_type(address, timeout=f"{timeout}s")
+            client = client_type(address, timeout=f"{timeout}s")
         except Exception as exc:
             made["error"] = exc
+            return
+        with lock:
+            if not made.get("abandoned"):
+                made["client"] = client
+                return
+        client.close()
 
     thread = threading.Thread(target=connect, name="sparsitylab-dask-connect", daemon=True)
     thread.start()
     thread.join(2 * timeout)
-    if "client" in made:
-        return made["client"]
+    with lock:
+        if "client" in made:
+            return made["client"]
+        made["abandoned"] = True
     exc = made.get("error")
     if exc is None:
         reason = f"no answer after {2 * timeout:g} s (is a Dask scheduler listening there?)"
