@@ -148,3 +148,25 @@ def test_momentum_outside_0_1_is_refused_when_the_step_is_built():
         build(Optimizer("momentum", 0.1, 0.0, 1.0), L1(0.1))
     # the pytree itself takes any leaves (tree maps rebuild it with sizes, axes, tracers)
     assert jax.tree.map(lambda _: 2.0, Optimizer("momentum", 0.1, 0.0, 0.5)).momentum == 2.0
+
+
+@pytest.mark.parametrize("name, first, second", [("momentum", 1.0, 1.9), ("nesterov", 1.9, 2.71)])
+def test_momentum_threshold_follows_the_trace_of_its_first_steps(name, first, second):
+    # a constant gradient: momentum's step k is lr g (1 - b^k) / (1 - b) (Nesterov's one term
+    # ahead), and the L1 threshold is lr alpha times the same factor, not its limit 1 / (1 - b)
+    import jax
+
+    from sparsitylab.engine.optimizers import Optimizer, build
+    from sparsitylab.engine.penalties import L1
+    from sparsitylab.engine.prox import soft_threshold
+
+    lr, alpha, g = 0.1, 2.0, jnp.asarray([[3.0, -0.5, 1.0]])
+    tx = build(Optimizer(name, lr, 0.0, 0.9), L1(alpha))
+    params = ({"w": jnp.asarray([[1.0, 1.0, -1.0]])},)
+    state = tx.init(params)
+    expect = params[0]["w"]
+    for factor in (first, second):
+        updates, state = tx.update(({"w": g},), state, params)
+        params = jax.tree.map(lambda p, u: p + u, params, updates)
+        expect = soft_threshold(expect - lr * factor * g, lr * alpha * factor)
+        np.testing.assert_allclose(params[0]["w"], expect, rtol=1e-6)

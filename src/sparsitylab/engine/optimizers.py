@@ -13,9 +13,10 @@ A training step is one chain, read left to right::
 * the *proximal step* applies the penalty's prox to the parameters the update would produce:
   soft-thresholding for L1 (exact zeros), block soft-thresholding for the group lasso,
   projection for max-norm constraints. Its step is ``learning_rate`` times the rule's own
-  per-coordinate step size (1 for SGD, ``1 / (1 - momentum)`` for momentum and Nesterov,
-  ``1 / (sqrt(v_hat) + eps)`` for Adam, ...), so that ``alpha`` keeps its meaning under momentum
-  and adaptive optimizers: the fixed points are stationary points of ``loss + Omega``.
+  per-coordinate step size (1 for SGD, the trace's sum ``(1 - momentum^k) / (1 - momentum)``
+  for momentum and Nesterov, ``1 / (sqrt(v_hat) + eps)`` for Adam, ...), so that ``alpha`` keeps
+  its meaning under momentum and adaptive optimizers: the fixed points are stationary points of
+  ``loss + Omega``.
 
 ``Optimizer`` is a pytree whose learning rate, weight decay and momentum are array leaves, so a
 batch of them trains under ``vmap``. L-BFGS (full batch, smooth objectives only) is optax's
@@ -98,20 +99,25 @@ def decoupled_weight_decay(rate, where: Selector = WEIGHTS) -> optax.GradientTra
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-def diagonal_step(opt: Optimizer, rule_state, prev_state):
+def diagonal_step(opt: Optimizer, rule_state, prev_state, steps_before=None):
     """Per-coordinate factor ``D`` by which the rule scales a gradient (``None``: ``D = 1``).
 
     For the adaptive rules the step on coordinate ``i`` is ``lr * D_i * (moment of g_i)``, so the
     proximal step that keeps ``alpha`` meaning ``alpha`` uses the threshold ``lr * alpha * D_i``
     (a proximal gradient step in the rule's diagonal metric). Its fixed points satisfy the
     optimality condition of ``loss + Omega`` whatever ``D`` is. Momentum's trace of a constant
-    gradient ``g`` tends to ``g / (1 - momentum)`` (Nesterov's update too): its ``D`` is that
-    factor. ``prev_state`` is the rule's state before the step (AdaDelta scales by the previous
-    mean squared update).
+    gradient ``g`` is ``g (1 - b^(k+1)) / (1 - b)`` at step ``k + 1`` (``b`` the momentum;
+    Nesterov's update ``g (1 - b^(k+2)) / (1 - b)``): its ``D``, given the number of earlier
+    steps ``steps_before``, tends to ``1 / (1 - b)``. ``prev_state`` is the rule's state before
+    the step (AdaDelta scales by the previous mean squared update).
     """
     name = opt.name
     if name in ("momentum", "nesterov"):
-        return 1.0 / (1.0 - opt.momentum)
+        b = opt.momentum
+        if steps_before is None:
+            return 1.0 / (1.0 - b)
+        terms = steps_before + (1 if name == "momentum" else 2)
+        return (1.0 - b**terms) / (1.0 - b)
     if name in ("adam", "adamw"):
         b2, eps = 0.999, 1e-8
         correction = 1.0 - b2 ** rule_state.count.astype(jax.tree.leaves(rule_state.nu)[0].dtype)
@@ -146,8 +152,11 @@ def build(opt: Optimizer, penalty: Penalty) -> optax.GradientTransformation:
         decoupled_weight_decay(opt.weight_decay), optax.scale_by_learning_rate(opt.learning_rate)
     )
 
+    counted = penalty.has_prox and opt.name in ("momentum", "nesterov")  # steps for their D
+
     def init(params):
-        return rule.init(params), tail.init(params)
+        states = (rule.init(params), tail.init(params))
+        return (*states, jnp.zeros([], jnp.int32)) if counted else states
 
     def update(grads, state, params):
         scale = penalty.coordinates(params)  # the rule runs in the penalty's coordinates
@@ -158,7 +167,7 @@ def build(opt: Optimizer, penalty: Penalty) -> optax.GradientTransformation:
             u = jax.tree.map(jnp.multiply, u, scale)
         u, tail_state = tail.update(u, state[1], params)
         if penalty.has_prox:
-            diag = diagonal_step(opt, rule_state, state[0])
+            diag = diagonal_step(opt, rule_state, state[0], state[2] if counted else None)
             step = (
                 opt.learning_rate
                 if diag is None
@@ -166,7 +175,7 @@ def build(opt: Optimizer, penalty: Penalty) -> optax.GradientTransformation:
             )
             moved = optax.apply_updates(params, u)
             u = jax.tree.map(lambda t, p: t - p, penalty.prox(moved, step), params)
-        return u, (rule_state, tail_state)
+        return u, (rule_state, tail_state, *((state[2] + 1,) if counted else ()))
 
     return optax.GradientTransformation(init, update)
 
