@@ -99,7 +99,7 @@ def decoupled_weight_decay(rate, where: Selector = WEIGHTS) -> optax.GradientTra
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-def diagonal_step(opt: Optimizer, rule_state, prev_state, steps_before=None):
+def diagonal_step(opt: Optimizer, rule_state, prev_state, steps_before):
     """Per-coordinate factor ``D`` by which the rule scales a gradient (``None``: ``D = 1``).
 
     For the adaptive rules the step on coordinate ``i`` is ``lr * D_i * (moment of g_i)``, so the
@@ -108,14 +108,13 @@ def diagonal_step(opt: Optimizer, rule_state, prev_state, steps_before=None):
     optimality condition of ``loss + Omega`` whatever ``D`` is. Momentum's trace of a constant
     gradient ``g`` is ``g (1 - b^(k+1)) / (1 - b)`` at step ``k + 1`` (``b`` the momentum;
     Nesterov's update ``g (1 - b^(k+2)) / (1 - b)``): its ``D``, given the number of earlier
-    steps ``steps_before``, tends to ``1 / (1 - b)``. ``prev_state`` is the rule's state before
-    the step (AdaDelta scales by the previous mean squared update).
+    steps ``steps_before`` (counted by :func:`build` for these two rules only; ``None`` for the
+    others), tends to ``1 / (1 - b)``. ``prev_state`` is the rule's state before the step
+    (AdaDelta scales by the previous mean squared update).
     """
     name = opt.name
     if name in ("momentum", "nesterov"):
         b = opt.momentum
-        if steps_before is None:
-            return 1.0 / (1.0 - b)
         terms = steps_before + (1 if name == "momentum" else 2)
         return (1.0 - b**terms) / (1.0 - b)
     if name in ("adam", "adamw"):
