@@ -384,10 +384,25 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
         sparse = getattr(self, "sparse_inference_", None)  # set by sparsitylab.prune for CSR layers
         if sparse is not None and sparse.accepts(n):
             return sparse(X)
-        padded = max(8, 1 << (n - 1).bit_length())  # a few compiled sizes serve every n
-        Xp = np.zeros((padded, X.shape[1]), np.float32)
-        Xp[:n] = X
-        return np.asarray(_predictor(self.network_)(self.params_, self.state_, Xp))[:, :n]
+        predict = _predictor(self.network_)
+        if jax.default_backend() == "cpu":
+            # a few compiled sizes serve every n; a row's outputs do not depend on the others'
+            padded = max(8, 1 << (n - 1).bit_length())
+            Xp = np.zeros((padded, X.shape[1]), np.float32)
+            Xp[:n] = X
+            return np.asarray(predict(self.params_, self.state_, Xp))[:, :n]
+        # On accelerators a matrix product's summation order depends on its shape, so rows go
+        # through blocks of one size: a row's prediction is the same in every batch it comes in.
+        blocks = []
+        for start in range(0, n, _BLOCK):
+            Xb = np.zeros((_BLOCK, X.shape[1]), np.float32)
+            rows = X[start : start + _BLOCK]
+            Xb[: len(rows)] = rows
+            blocks.append(np.asarray(predict(self.params_, self.state_, Xb))[:, : len(rows)])
+        return np.concatenate(blocks, axis=1)  # n >= 1: validate_data refuses empty X
+
+
+_BLOCK = 1024  # rows per prediction call on an accelerator
 
 
 @lru_cache(maxsize=32)
