@@ -1,8 +1,9 @@
 """Sparsity and weights: how many weights are zero, which inputs a network uses.
 
-Weights are read as trained (no folding of gates or batch norm): an estimator's ``params_``
-(member 0 by default), a ``(network, params)`` pair, scikit-learn's ``coefs_``, or a plain list of
-weight arrays. Layer ``i`` is the ``i``-th weight tensor (the first layer may be a convolution).
+Weights are read as trained, from an estimator's ``params_`` (member 0 by default), a
+``(network, params)`` pair, scikit-learn's ``coefs_``, or a plain list of weight arrays, except that
+an input gate is folded into the first layer: the inputs meet ``gate[:, None] * W1``. Batch norm is
+not folded. Layer ``i`` is the ``i``-th weight tensor (the first layer may be a convolution).
 """
 
 from __future__ import annotations
@@ -18,16 +19,26 @@ from sparsitylab.diagnostics._plotting import new_figure
 DEFAULT_THRESHOLDS = (0.0, 1e-8, 1e-6, 1e-4, 1e-2)
 
 
+def _engine_weights(params, read):
+    """The engine's layers ``read`` to numpy, an input gate folded: ``gate[:, None] * W1``."""
+    ws = [read(layer["w"]) for layer in params]
+    if ws and "gate" in params[0]:
+        ws[0] = read(params[0]["gate"])[:, None] * ws[0]
+    return ws
+
+
 def layer_weights(model, *, member: int = 0) -> list[np.ndarray]:
-    """The weight tensors (no biases) of every layer, as float64 numpy arrays."""
+    """The weight tensors (no biases) of every layer, as float64 numpy arrays (gate folded)."""
     if hasattr(model, "params_"):
-        return [take_member(np.asarray(layer["w"], np.float64), member) for layer in model.params_]
+        return _engine_weights(
+            model.params_, lambda a: take_member(np.asarray(a, np.float64), member)
+        )
     if hasattr(model, "coefs_"):
         return [np.asarray(w, dtype=np.float64) for w in model.coefs_]
     if isinstance(model, tuple | list) and model:
         first = model[0]
         if hasattr(first, "init") and hasattr(first, "apply"):
-            return [np.asarray(layer["w"], dtype=np.float64) for layer in model[1]]
+            return _engine_weights(model[1], lambda a: np.asarray(a, dtype=np.float64))
         if isinstance(first, tuple | list):  # (weights, biases)
             return [np.asarray(w, dtype=np.float64) for w in first]
         return [np.asarray(w, dtype=np.float64) for w in model]
@@ -42,18 +53,23 @@ def sparsity_by_layer(model, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, *
 
     ``t = 0`` counts exact zeros (what proximal training produces); positive thresholds count
     near-zeros. One row per layer plus a final ``"all"`` row; columns ``n_weights`` and
-    ``frac_le_{t}``.
+    ``frac_le_{t}``, ``t`` written as ``{t:g}`` where that reads back as ``t``, else ``repr(t)``
+    (so distinct thresholds get distinct columns; repeated thresholds are an error).
     """
     ws = layer_weights(model, member=member)
     thresholds = [float(t) for t in thresholds]
-    if any(t < 0 for t in thresholds):
+    if any(not t >= 0 for t in thresholds):
         raise ValueError("thresholds must be >= 0")
+    if len(set(thresholds)) != len(thresholds):
+        raise ValueError(f"thresholds must be distinct, got {thresholds}")
+    labels = [f"{t:g}" if float(f"{t:g}") == t else repr(t) for t in thresholds]
     rows = []
     for name, w in [*((str(i), w) for i, w in enumerate(ws)),
                     ("all", np.concatenate([w.ravel() for w in ws]))]:  # fmt: skip
         a = np.abs(w.ravel())
         rows.append({"layer": name, "n_weights": a.size,
-                     **{f"frac_le_{t:g}": float(np.mean(a <= t)) for t in thresholds}})  # fmt: skip
+                     **{f"frac_le_{lab}": float(np.mean(a <= t))
+                        for lab, t in zip(labels, thresholds, strict=True)}})  # fmt: skip
     return pd.DataFrame(rows).set_index("layer")
 
 
@@ -75,6 +91,8 @@ def plot_sparsity_by_layer(model, thresholds: Sequence[float] = DEFAULT_THRESHOL
 
 def mean_abs_weight_per_feature(model, feature_names=None, *, member: int = 0) -> pd.Series:
     """For each input feature, the mean of ``|w|`` over its first-layer weights (all units).
+
+    With an input gate (``penalty="hadamard_input"``) the first layer is ``gate[:, None] * W1``.
 
     The report's measure of how much a network uses a feature. Rows are named by
     ``feature_names``, else by the model's ``feature_names_in_`` (fitted on pandas; one per

@@ -11,7 +11,8 @@ Duality gaps use the rescaled residual (the dual point is the residual divided b
   the
   Lasso on ``[X; sqrt(n l2) I]``, ``[y; 0]``;
 * group lasso: the dual norm is ``max_g ||X_g^T theta|| / sqrt(|g|)``;
-* logistic: ``D(theta) = mean binary entropy of y - theta`` with ``||X^T theta||_inf <= n alpha``;
+* logistic: ``D(theta) = mean binary entropy of y - theta`` with ``||X^T theta||_inf <= n alpha``
+  and ``sum theta = 0`` (the intercept; see ``logistic_duality_gap`` for the feasible point);
 * nuclear norm: the dual point is the observed residual scaled to operator norm ``<= alpha``.
 
 The relative gap is ``(P - D) / P``; NaN when ``P`` or ``D`` is not finite. A certificate whose
@@ -23,6 +24,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import scipy.special
 
 
 @dataclass(frozen=True)
@@ -124,17 +126,33 @@ def _entropy(q):
 def logistic_duality_gap(X, y01, beta, intercept, alpha):
     """Relative gap of ``mean log-loss + alpha ||b||_1`` (labels 0/1, unpenalised intercept).
 
-    The dual point ``theta = (y - sigmoid(z)) / max(1, ||X^T (y - sigmoid(z))||_inf / (n alpha))``
-    is feasible (``y - theta`` stays in [0, 1]; ``sum theta = 0`` at the fitted intercept), and
-    ``D(theta) = mean H(y - theta)``, ``H`` the binary entropy.
+    ``D(theta) = mean H(y - theta)`` (``H`` the binary entropy) is a lower bound on the optimum for
+    every ``theta`` with ``y - theta`` in [0, 1], ``sum theta = 0`` (the intercept's constraint) and
+    ``||X^T theta||_inf <= n alpha``. From the residual ``rho = y - sigmoid(z)``:
+
+    1. ``t0 = (1 - t)(y - ybar) + t (rho - mean(rho))`` sums to zero; ``y - t0 = (1 - t) ybar +
+       t (sigmoid(z) + mean(rho))``, and ``t`` is the largest value in [0, 1] keeping it in [0, 1]
+       (``t > 0`` when both labels occur: ``y - ybar`` is the intercept-only model's residual);
+    2. ``theta = t0 / max(1, ||X^T t0||_inf / (n alpha))``: ``y - theta`` is a convex combination
+       of ``y`` and ``y - t0``, so it stays in [0, 1], and the sum stays zero.
+
+    So ``P - D(theta) >= P - P*`` at any ``(beta, intercept)``. At the optimum ``mean(rho) = 0``
+    (the intercept's stationarity), ``t = 1`` and ``theta`` is the scaled residual: the gap is 0.
     """
     n = X.shape[0]
     z = X @ beta + intercept
     loss = np.mean(np.logaddexp(0.0, z) - y01 * z)
     primal = loss + alpha * np.sum(np.abs(beta))
-    rho = y01 - 1.0 / (1.0 + np.exp(-z))
-    scale = max(1.0, np.max(np.abs(X.T @ rho), initial=0.0) / (n * alpha))
-    dual = np.mean(_entropy(y01 - rho / scale))
+    ybar = np.mean(y01)
+    rho = y01 - scipy.special.expit(z)
+    q = y01 - rho + np.mean(rho)  # y - t0 at t = 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_hi = np.where(q > 1.0, (1.0 - ybar) / (q - ybar), np.inf)
+        t_lo = np.where(q < 0.0, ybar / (ybar - q), np.inf)
+    t = min(1.0, float(np.min(t_hi, initial=np.inf)), float(np.min(t_lo, initial=np.inf)))
+    t0 = (1.0 - t) * (y01 - ybar) + t * (rho - np.mean(rho))
+    scale = max(1.0, np.max(np.abs(X.T @ t0), initial=0.0) / (n * alpha))
+    dual = np.mean(_entropy(y01 - t0 / scale))
     return _relative_gap(primal, dual)
 
 

@@ -82,16 +82,17 @@ class Bridge:
         return self.weight(alpha) * p * (p - 1.0) * np.abs(beta_s) ** (p - 2.0)
 
     def zero_threshold(self, alpha, lipschitz):
-        """``tau = min_{b>0} (L b / 2 + lambda b^(p-1)) = (L/2)(2-p)/(1-p) (2 lambda (1-p) /
-        L)^(1/(2-p))``.
+        """``tau = min_{b>0} (L b / 2 + lambda b^(p-1))
+        = (2-p)/(2(1-p)) (2 lambda (1-p))^(1/(2-p)) L^((1-p)/(2-p))``.
 
         ``beta_j = 0`` is the coordinate-wise global minimiser iff ``|g_j| <= tau_j``, where
-        ``L_j = ||x_j||^2 / n`` is the coordinate's curvature.
+        ``L_j = ||x_j||^2 / n`` is the coordinate's curvature. ``L_j = 0`` (a zero column) gives
+        ``tau_j = 0``, the limit and the infimum: zero is optimal there iff ``g_j = 0``, as it is.
         """
         p, lam = self.power, self.weight(alpha)
         L = np.asarray(lipschitz, dtype=float)
-        b_star = (2.0 * lam * (1.0 - p) / L) ** (1.0 / (2.0 - p))
-        return 0.5 * L * (2.0 - p) / (1.0 - p) * b_star
+        const = (2.0 - p) / (2.0 * (1.0 - p)) * (2.0 * lam * (1.0 - p)) ** (1.0 / (2.0 - p))
+        return const * L ** ((1.0 - p) / (2.0 - p))
 
     def coordinate_minimizer(self, g, alpha, lipschitz):
         """Largest root of ``L b - |g| + lambda p b^(p-1) = 0`` where it beats zero, else 0."""

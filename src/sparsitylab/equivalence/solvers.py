@@ -24,6 +24,7 @@ closed-form ridge in ``b`` with ``a = |b|``, finished by the same exact step.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,19 +110,32 @@ def train_network(
 
 
 # ---------------------------------------------------------------------------- exact finishing steps
+def solve_psd(A, b):
+    """``A x = b`` for a symmetric positive semi-definite ``A``: Cholesky, or, where ``A`` is
+    singular or ill-conditioned (duplicated columns, a support larger than the rank of ``X``), the
+    minimum-norm least-squares solution ``A^+ b`` (a solution whenever the system has one)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+            return scipy.linalg.solve(A, b, assume_a="pos")
+    except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
+        return scipy.linalg.lstsq(A, b)[0]
+
+
 def _lasso_exact(G, c, beta, alpha):
     """Solve ``G_SS b = c_S - alpha s_S`` on the network's support and signs.
 
     If the solution disagrees with a sign, walk from the network's ``beta`` towards it, stop where
     the first coordinate reaches zero, drop that one feature and solve again (an active-set step:
-    each one lowers the objective restricted to the signs, so it cannot cycle).
+    each one drops a feature, so it ends). A singular ``G_SS`` (the solution is then not unique)
+    gets the minimum-norm solution (``solve_psd``); the caller's KKT check on all features decides.
     """
     S = np.flatnonzero(beta)
     s = np.sign(beta[S])
     x = beta[S].copy()
     out = np.zeros_like(beta)
     while S.size:
-        b = scipy.linalg.solve(G[np.ix_(S, S)], c[S] - alpha * s, assume_a="pos")
+        b = solve_psd(G[np.ix_(S, S)], c[S] - alpha * s)
         bad = np.sign(b) != s
         if not bad.any():
             out[S] = b
@@ -137,8 +151,44 @@ def _lasso_exact(G, c, beta, alpha):
 def _newton_on_orthant(f_grad_hess, b, max_iter=100):
     """Minimise a function of ``b`` on the orthant of ``sign(b)`` by damped Newton.
 
-    Coordinates the iteration drives to zero leave the support (they are set to exactly 0).
+    Coordinates the iteration drives to zero leave the support (they are set to exactly 0). A
+    stationary point where the Hessian has a negative eigenvalue (a saddle: e.g. a bridge
+    coefficient split between duplicated columns) is left along that eigenvector up to the nearest
+    face of the orthant when this lowers the function; the coordinate reaching zero leaves the
+    support, and Newton starts again.
     """
+    b = _newton_steps(f_grad_hess, b, max_iter)
+    while (escaped := _leave_saddle(f_grad_hess, b)) is not None:
+        b = _newton_steps(f_grad_hess, escaped, max_iter)
+    return b
+
+
+def _leave_saddle(f_grad_hess, b):
+    """The better face point along the Hessian's negative-curvature direction, if lower; or None."""
+    idx = np.flatnonzero(b)
+    if idx.size == 0:
+        return None
+    f, _, H = f_grad_hess(b, idx)
+    lam, vecs = np.linalg.eigh(H)
+    if not lam[0] < -1e-10 * np.max(np.abs(lam)):
+        return None
+    best, best_f = None, f
+    for d in (vecs[:, 0], -vecs[:, 0]):
+        cross = d * np.sign(b[idx]) < 0
+        if not cross.any():
+            continue
+        steps = np.where(cross, -b[idx] / np.where(cross, d, 1.0), np.inf)
+        k = int(np.argmin(steps))
+        trial = b.copy()
+        trial[idx] = b[idx] + steps[k] * d
+        trial[idx[k]] = 0.0
+        f_new = f_grad_hess(trial, idx, value_only=True)
+        if f_new < best_f:
+            best, best_f = trial, f_new
+    return best
+
+
+def _newton_steps(f_grad_hess, b, max_iter):
     b = b.copy()
     active = b != 0
     for _ in range(max_iter):
@@ -262,12 +312,12 @@ def stationarity(g, beta, alpha, penalty, lipschitz):
         rnorm = np.sqrt(np.bincount(gid, weights=resid * resid, minlength=sizes.size))
         on_v = float(np.max(rnorm[on], initial=0.0))
         off_v = float(np.max(np.maximum(gnorm[~on] - w[~on], 0.0), initial=0.0))
-        return max(on_v, off_v), off_v
+        return float(np.max([on_v, off_v])), off_v  # np.max: a NaN is never dropped
     on = beta != 0
     on_v = float(np.max(np.abs(g[on] - penalty.derivative(beta[on], alpha)), initial=0.0))
     tau = penalty.zero_threshold(alpha, lipschitz)
     off_v = float(np.max(np.maximum(np.abs(g[~on]) - tau[~on], 0.0), initial=0.0))
-    return max(on_v, off_v), off_v
+    return float(np.max([on_v, off_v])), off_v
 
 
 def _prune_bridge(X, y, beta, alpha, penalty, lipschitz, ridge):

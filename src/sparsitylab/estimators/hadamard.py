@@ -15,6 +15,7 @@ import numbers
 import warnings
 
 import numpy as np
+import scipy.special
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import check_cv
@@ -407,8 +408,10 @@ class HadamardLogisticRegression(_SelectedFeatures, ClassifierMixin, BaseEstimat
         n = X.shape[0]
         z = X @ res.beta + b
         loss = float(np.mean(np.logaddexp(0.0, z) - y01 * z))
-        g = X.T @ (y01 - 1.0 / (1.0 + np.exp(-z))) / n
-        kkt, zero = stationarity(g, res.beta, alpha, L1(), np.ones(X.shape[1]))
+        rho = y01 - scipy.special.expit(z)
+        kkt, zero = stationarity(X.T @ rho / n, res.beta, alpha, L1(), np.ones(X.shape[1]))
+        # the unpenalised intercept's stationarity: mean(y - sigmoid(z)) = 0
+        kkt = float(np.max([kkt, abs(np.mean(rho))]))
         net = float(
             logistic_network_objective((self.layers_[0], self.layers_[1], b), X, y01, alpha)
         )
@@ -452,21 +455,27 @@ class FactorizedNuclearNorm(BaseEstimator):
     alpha ||M||_*`` when ``rank`` is at least the rank of its solution. The certificate's
     ``zero_set_violation`` is ``(||residual||_op - alpha)_+``: positive means the rank is too small.
 
+    The fit has converged when its KKT violation, the largest of ``|A^T R B - alpha I|`` on the
+    singular vectors ``A, B`` of ``M`` (``R`` the observed residual) and ``(||R||_op - alpha)_+``,
+    is at most ``tol * alpha``; otherwise it warns (``ConvergenceWarning``).
+
     ``fit(X, mask=None)``: ``X`` holds the observed entries, NaN where missing (or pass ``mask``,
     True where observed). Attributes ``U_``, ``V_`` (balanced), ``completed_``,
     ``singular_values_``, ``n_iter_``, ``certificate_``.
     """
 
-    def __init__(self, alpha=1.0, rank=10, max_iter=5000, random_state=None):
+    def __init__(self, alpha=1.0, rank=10, max_iter=5000, random_state=None, tol=1e-6):
         self.alpha = alpha
         self.rank = rank
         self.max_iter = max_iter
         self.random_state = random_state
+        self.tol = tol
 
     def fit(self, X, y=None, mask=None):
         alpha = _check_alpha(self.alpha)
         rank = _check_positive_int("rank", self.rank)
         _check_positive_int("max_iter", self.max_iter)
+        tol = _check_tol(self.tol)
         Y = np.array(X, dtype=np.float64)
         if Y.ndim != 2:
             raise ValueError(f"X must be a 2-D matrix, got {Y.ndim} dimension(s).")
@@ -502,16 +511,18 @@ class FactorizedNuclearNorm(BaseEstimator):
         self.singular_values_ = sv[: min(rank, sv.size)]
         self.n_iter_ = nit
         self.mask_ = mask
-        zero = max(op - alpha, 0.0)
+        zero = float(np.maximum(op - alpha, 0.0))  # NaN stays NaN
+        kkt = float(np.max([np.max(np.abs(on), initial=0.0), zero]))
         self.certificate_ = Certificate(
             problem=f"nuclear-norm matrix completion, {alpha:g} ||M||_*",
             network_objective=float(factorized_objective((U, V), Y, mask, alpha)),
             sparse_objective=nuclear_objective(Y, mask, M, alpha),
             duality_gap=nuclear_duality_gap(Y, mask, M, alpha),
-            kkt_violation=max(float(np.max(np.abs(on), initial=0.0)), zero),
+            kkt_violation=kkt,
             zero_set_violation=zero,
-            converged=zero <= 1e-6 * alpha,
+            converged=bool(kkt <= tol * alpha),
         )
+        _warn_if(not self.certificate_.converged, type(self).__name__)
         return self
 
     def fit_transform(self, X, y=None, mask=None):
@@ -587,6 +598,8 @@ class HadamardLassoCV(_HadamardRegressor):
 
     def fit(self, X, y):
         depth = _check_depth(self.depth)
+        _check_positive_int("max_iter", self.max_iter)  # those of HadamardLasso (alpha is chosen)
+        _check_tol(self.tol)
         X, y = self._validate(X, y)
         Xc, yc, _, _ = _center(X, y, self.fit_intercept)
         alphas = np.sort(_path_alphas(self.alphas, self.n_alphas, self.eps, Xc, yc))[::-1]
