@@ -327,7 +327,11 @@ class CNN:
         for layer in params[:n_conv]:
             h = (
                 jax.lax.conv_general_dilated(
-                    h, layer["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                    h,
+                    layer["w"],
+                    (1, 1),
+                    "SAME",
+                    dimension_numbers=("NHWC", "HWIO", "NHWC"),
                     precision=PRECISION,
                 )
                 + layer["b"]

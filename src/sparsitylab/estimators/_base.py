@@ -99,6 +99,14 @@ def check_numeric_columns(X):
         )
 
 
+# What sparsitylab.sparse (prune, retrain, prune_schedule, compact, quantize) and a path set on a
+# fitted network: a new fit replaces that network, so ``_store`` drops them (the CSR path of a
+# pruned network would otherwise keep predicting small batches; a path sets its own again).
+EDITED_ATTRIBUTES = (
+    "sparse_inference_", "masks_", "schedule_", "compaction_", "quantization_", "alpha_", "path_",
+)  # fmt: skip
+
+
 class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
     """Shared implementation; use :class:`SparseMLPRegressor` or :class:`SparseMLPClassifier`."""
 
@@ -190,9 +198,11 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
             min_delta=float(self.min_delta), record=tuple(self.record),
         )  # fmt: skip
 
-    def _hyper(self):
-        """The numbers a member trains with: penalty, optimizer and dropout rate."""
-        penalty = make_penalty(self.penalty, self.alpha, self.l1_ratio, self.max_norm)
+    def _hyper(self, alpha=None):
+        """The numbers a member trains with: penalty (at ``alpha``, default ``self.alpha``),
+        optimizer and dropout rate."""
+        alpha = self.alpha if alpha is None else alpha
+        penalty = make_penalty(self.penalty, alpha, self.l1_ratio, self.max_norm)
         opt = Optimizer(self.optimizer, self.learning_rate, self.weight_decay)
         return penalty, opt, float(self.dropout)
 
@@ -292,7 +302,8 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
         )
 
     def _store(self, network, result, members):
-        """Set the fitted attributes from ``result`` restricted to ``members`` (a slice/indices)."""
+        """Set the fitted attributes from ``result`` restricted to ``members`` (a slice/indices),
+        dropping those that describe an earlier fitted network (:data:`EDITED_ATTRIBUTES`)."""
         diverged = np.asarray(result.diverged_epoch)[members]
         if np.any(diverged >= 0):
             epoch = int(diverged[diverged >= 0].min()) + 1
@@ -301,6 +312,8 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
                 f"Try {self._divergence_advice()}."
             )
         take = lambda tree: jax.tree.map(lambda v: np.asarray(v)[members], tree)  # noqa: E731
+        for name in EDITED_ATTRIBUTES:
+            self.__dict__.pop(name, None)
         self.network_ = network
         self.params_ = take(result.params)
         self.state_ = take(result.state)
@@ -352,7 +365,8 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
         """Fit along a grid of penalty strengths; see :mod:`sparsitylab.estimators.path`.
 
         With ``monotone=True`` (warm paths) an input whose first-layer row is exactly zero at one
-        alpha stays out for every larger alpha, so the selected sets are nested.
+        alpha stays out for every larger alpha, so the selected sets are nested. A path trains
+        one network per alpha: ``n_estimators > 1`` and ``bootstrap=True`` are refused.
 
         Returns a :class:`~sparsitylab.estimators.path.FeaturePath` (also stored as ``path_``);
         the estimator is left fitted at the alpha of least validation loss (``alpha_``), and

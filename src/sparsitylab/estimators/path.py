@@ -38,6 +38,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
+from numbers import Integral
 
 import jax
 import jax.numpy as jnp
@@ -366,6 +367,14 @@ def choose(val_loss_folds, rule="min") -> int:
     return int(within.max())
 
 
+def _check_count(name, value, low, none=False):
+    """Refuse a count that is not an integer ``>= low`` (``None`` allowed with ``none``)."""
+    if value is None and none:
+        return
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
 def _prepare(est, X, y):
     est._check_params()
     X, y = est._validate_fit(X, y)
@@ -394,6 +403,16 @@ def estimator_path(
             "a path needs a penalty; use penalty='group_input' or 'hadamard_input' "
             "for feature selection"
         )
+    if est.n_estimators != 1 or est.bootstrap:
+        raise ValueError(
+            "a path trains one network per alpha; n_estimators > 1 and bootstrap=True are not "
+            "supported here (fit with alpha=alpha_ after the path for an ensemble at the chosen "
+            "alpha)"
+        )
+    if alphas is None:
+        _check_count("n_alphas", n_alphas, 1)
+    _check_count("warm_epochs", warm_epochs, 1, none=True)
+    _check_count("relax_epochs", relax_epochs, 0)
     X, _, Y, n_outputs = _prepare(est, X, y)
     rng = check_random_state(est.random_state)
     n = X.shape[0]

@@ -92,7 +92,16 @@ def train_from(network, config, data, members, params, state, keep=None) -> Trai
     padded with zero columns to :func:`narrow_width` (a held row contributes nothing, so this is
     the same fit with fewer multiply-adds, in one more compiled program per width); otherwise
     the rows are held at zero by a :class:`~sparsitylab.engine.penalties.Mask`.
+
+    As the engine's ``train``, refuses L-BFGS with a penalty that needs proximal steps (L-BFGS
+    takes none) and with ``keep``: the weights held at zero would regrow.
     """
+    if members.optimizer.name == "lbfgs" and (members.penalty.has_prox or keep is not None):
+        raise ValueError(
+            "L-BFGS takes no proximal steps, so it cannot hold weights at exactly zero (pruning "
+            "masks, dropped inputs) nor apply L1, elastic net, group lasso or max-norm; use a "
+            "first-order optimizer, e.g. set_params(optimizer='adam') or 'sgd'"
+        )
     if keep is None:
         start = (members, params, state, None)
         return run_members(_compiled, network, config, data, start, members.train_weight)

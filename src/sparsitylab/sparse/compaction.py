@@ -14,7 +14,9 @@ the passes repeat until nothing changes. Then the inputs whose (gated) first-lay
 (also those that fed only removed units) are dropped: the compacted estimator reads the remaining
 columns itself (:class:`~sparsitylab.sparse._model.SelectInputs`), so it takes the same ``X``,
 and its ``selected_features_``, ``selected_feature_names_`` and ``feature_importances_`` refer
-to the columns of that ``X``.
+to the columns of that ``X``: the importances of the columns it uses are the model's (mean
+``|W1|``, or a path's ``leave_alpha``), 0 for the others. ``masks_`` (of a pruned model) is cut
+to the kept units and inputs, so a later ``retrain`` still holds the pruned weights at zero.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def compact(model, X=None):
 
     The copy predicts what ``model`` predicts (to float32 rounding; on ``X`` for the units removed
     because of ``X``) and has ``compaction_``: parameter counts, hidden sizes and input counts
-    before and after, and ``inputs`` (the original column indices it reads).
+    before and after, and ``inputs`` (the original column indices it reads). Its
+    ``feature_importances_`` keep the model's values for the columns it uses (0 elsewhere) and
+    its ``masks_`` are the model's, cut to what it keeps.
     """
     check_model(model, "compact")
     columns, net = unwrap(model.network_)
@@ -63,6 +67,8 @@ def compact(model, X=None):
     n_in_orig = int(model.n_features_in_)
     cols = np.arange(n_in_orig) if columns is None else np.asarray(columns)
     params = [{k: np.array(v) for k, v in layer.items()} for layer in model.params_]
+    masks = getattr(model, "masks_", None)
+    masks = None if masks is None else [np.array(k) for k in masks]
     state = [{k: np.array(v) for k, v in st.items()} for st in model.state_]
     before = n_parameters(model.params_)
     L = len(params)
@@ -112,6 +118,9 @@ def compact(model, X=None):
                 keep[np.argmax(dead)] = True
                 params[l]["w"][:, :, keep] = 0.0
                 params[l + 1]["w"][:, keep] = 0.0
+                if masks is not None:
+                    masks[l][:, :, keep] = 0.0
+                    masks[l + 1][:, keep] = 0.0
             if keep.all():
                 continue
             changed = True
@@ -122,6 +131,8 @@ def compact(model, X=None):
             for k in list(state[l]):
                 state[l][k] = state[l][k][:, keep]
             params[l + 1]["w"] = params[l + 1]["w"][:, keep]
+            if masks is not None:
+                masks[l], masks[l + 1] = masks[l][:, :, keep], masks[l + 1][:, keep]
             if inactive[l] is not None:
                 inactive[l] = inactive[l][keep]
 
@@ -130,6 +141,8 @@ def compact(model, X=None):
     if not keep_in.any():
         keep_in[0] = True  # a network needs one input; its row is zero
     params[0]["w"] = params[0]["w"][:, keep_in]
+    if masks is not None:
+        masks[0] = masks[0][:, keep_in]
     if "gate" in params[0]:
         params[0]["gate"] = params[0]["gate"][:, keep_in]
     cols = cols[keep_in]
@@ -148,9 +161,13 @@ def compact(model, X=None):
         out.network_ = SelectInputs(tuple(int(c) for c in cols), inner, n_in_orig)
     out.params_ = tuple(params)
     out.state_ = tuple(state)
-    if hasattr(out, "masks_"):
-        del out.masks_  # the masks refer to the old shapes
+    if masks is not None:
+        out.masks_ = tuple(masks)
     refresh(out)
+    importances = np.asarray(model.feature_importances_)
+    used = out.selected_features_
+    out.feature_importances_ = np.zeros_like(importances)
+    out.feature_importances_[used] = importances[used]
     attach(out)
     out.compaction_ = {
         "params_before": before, "params_after": n_parameters(out.params_),

@@ -13,6 +13,7 @@ from numbers import Integral, Real
 import jax
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
 
 from sparsitylab.engine.penalties import Mask, Sum
 from sparsitylab.engine.trainer import Data, Member, stack_members
@@ -101,27 +102,33 @@ def prune(model, amount, scope="global", criterion="magnitude"):
 
 def retrain(model, X, y, *, epochs=100, random_state=None):
     """A copy of ``model`` trained ``epochs`` more epochs from its current weights, with its own
-    penalty and optimizer and the weights outside ``masks_`` held at exactly zero (a proximal
-    projection onto the mask after every step, whatever the optimizer's moments do)."""
+    penalty (at ``alpha_`` when a path or cross-validation chose it) and optimizer, and the
+    weights outside ``masks_`` held at exactly zero (a proximal projection onto the mask after
+    every step, whatever the optimizer's moments do; L-BFGS, which takes no such steps, is
+    refused for a pruned model). Every ensemble member trains on all rows of ``X, y``: with
+    ``bootstrap=True`` the fit's resamples are not stored, so they are not reused."""
     check_model(model, "retrain")
     if not isinstance(epochs, Integral) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2 or X.shape[1] != model.n_features_in_:
-        raise ValueError(f"X must be (n_samples, {model.n_features_in_}), got shape {X.shape}")
-    Y, _ = model._encode_targets(np.asarray(y), fitted=True)
+    X, y = validate_data(
+        model, X, y, reset=False, dtype=np.float64, multi_output=True,
+        y_numeric=not hasattr(model, "classes_"),
+    )  # fmt: skip
+    X = X.astype(np.float32)
+    Y, _ = model._encode_targets(y, fitted=True)
     masks = getattr(model, "masks_", None)
-    if masks is None:
-        masks = tuple(np.ones(np.shape(layer["w"]), np.float32) for layer in model.params_)
-    penalty, opt, rate = model._hyper()
+    penalty, opt, rate = model._hyper(getattr(model, "alpha_", None))
     m = n_members(model.params_)
+    held = [() if masks is None else (Mask(tuple(k[i] for k in masks)),) for i in range(m)]
     rng = check_random_state(random_state if random_state is not None else model.random_state)
     base = jax.random.PRNGKey(rng.randint(2**31 - 1))
     members = stack_members([
-        Member(jax.random.fold_in(base, i), Sum((*penalty.terms, Mask(tuple(k[i] for k in masks)))),
-               opt, rate, np.ones(len(X), np.float32))
+        Member(jax.random.fold_in(base, i), Sum((*penalty.terms, *held[i])), opt, rate,
+               np.ones(len(X), np.float32))
         for i in range(m)
     ])  # fmt: skip
+    if masks is None:
+        masks = tuple(np.ones(np.shape(layer["w"]), np.float32) for layer in model.params_)
     config = dataclasses.replace(model._config(), max_epochs=int(epochs), early_stopping=False,
                                  record=())  # fmt: skip
     res = train_from(model.network_, config, Data(X, Y), members, model.params_, model.state_)
@@ -139,12 +146,15 @@ def retrain(model, X, y, *, epochs=100, random_state=None):
 def prune_schedule(
     model, X, y, amounts=(0.5, 0.75, 0.9), *, epochs=100, scope="global", random_state=None
 ):
-    """Iterative magnitude pruning: for each amount in turn, prune to it and retrain ``epochs``
-    epochs with the masks fixed. Returns the final copy; ``schedule_`` on it lists, per step,
+    """Iterative magnitude pruning: for each amount in turn (at least one, non-decreasing), prune
+    to it and retrain ``epochs`` epochs with the masks fixed (:func:`retrain`). Returns the final
+    copy; ``schedule_`` on it lists, per step,
     the amount, the fraction of non-zero weights and the training score before and after
     retraining."""
     check_model(model, "prune_schedule")
     amounts = [_check_amount(a) for a in np.atleast_1d(amounts)]
+    if not amounts:
+        raise ValueError("amounts must list at least one fraction of weights to prune")
     if any(b < a for a, b in zip(amounts, amounts[1:], strict=False)):
         raise ValueError(f"amounts must be non-decreasing, got {amounts}")
     steps = []
@@ -175,7 +185,8 @@ def quantize(model, bits=8, X_test=None, y_test=None):
     ``s = max|W| / (2^(bits-1) - 1)``, and stored back as ``q * s`` (so the copy predicts what the
     integer network computes). Biases, batch-norm numbers and input gates stay float32.
     ``quantization_`` on the copy reports the size in bytes before (float32) and after (``bits``
-    per weight plus one float32 scale per layer), the exact zeros before and after (every weight
+    per weight plus one float32 scale per layer; the other numbers, batch norm's running means
+    and variances included, at 4 bytes in both), the exact zeros before and after (every weight
     with ``|W| < s / 2`` becomes exactly zero), and with ``X_test, y_test`` the test error
     (mean squared error, or misclassification rate) before and after and its change.
     """
@@ -199,11 +210,12 @@ def quantize(model, bits=8, X_test=None, y_test=None):
         n_weights += w.size // m
         n_scales += 1
         n_other += sum(np.size(v) for k, v in layer.items() if k != "w") // m
+    m = n_members(model.params_)
+    n_other += sum(np.size(v) for layer in model.state_ for v in layer.values()) // m
     out = copy.deepcopy(model)
     out.params_ = tuple(new_params)
     refresh(out)
     attach(out)
-    m = n_members(model.params_)
     report = {
         "bits": int(bits),
         "n_weights": n_weights,
