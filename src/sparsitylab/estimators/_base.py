@@ -69,6 +69,20 @@ def feature_names(est, n_features) -> np.ndarray:
     return np.asarray(names, dtype=object)
 
 
+def to_float32(A, input_name="X"):
+    """``A`` (validated float64) as float32, refusing values beyond float32's range (they would
+    become inf)."""
+    if A.size and np.max(np.abs(A)) > _FLOAT32_MAX:
+        raise ValueError(
+            f"{input_name} has values beyond float32's range (|value| > {_FLOAT32_MAX:.3g}); the "
+            f"networks compute in float32: rescale or standardize {input_name} first"
+        )
+    return A.astype(np.float32)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 class SelectedFeatureNames:
     """``selected_feature_names_`` from the estimator's ``selected_features_``."""
 
@@ -211,7 +225,11 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
         for name in self.record:
             if name not in RECORDS:
                 raise ValueError(f"unknown record {name!r}; valid options are {sorted(RECORDS)}")
-        self._hidden()
+        if not self._hidden() and "hamming" in self.record:
+            raise ValueError(
+                "record 'hamming' compares the hidden units' ReLU patterns: it needs at least one "
+                "hidden layer (hidden_layer_sizes=() has none)"
+            )
 
     def _validate_fit(self, X, y):
         check_numeric_columns(X)
@@ -219,14 +237,33 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
             self, X, y, dtype=np.float64, ensure_min_samples=2, multi_output=True,
             y_numeric=self._loss != "logistic" and self._loss != "softmax",
         )  # fmt: skip
-        return X.astype(np.float32), y
+        return to_float32(X), y
 
-    def _split(self, X, Y, validation_data, rng):
+    def _validate_validation_data(self, validation_data, n_outputs):
+        """``validation_data=(X_val, y_val)`` checked against the training data just validated
+        and encoded (``n_outputs`` outputs): the same columns (and pandas names), as many rows in
+        ``y_val`` as in ``X_val``, finite values, the training targets' outputs or classes.
+        Returns ``X_val`` and the encoded ``y_val`` for the engine."""
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError):
+            raise ValueError("validation_data must be a pair (X_val, y_val)") from None
+        check_numeric_columns(X_val)
+        Xv, yv = validate_data(
+            self, X_val, y_val, reset=False, dtype=np.float64, multi_output=True,
+            y_numeric=self._loss != "logistic" and self._loss != "softmax",
+        )  # fmt: skip
+        Yv, n_val_outputs = self._encode_targets(yv, fitted=True)
+        if n_val_outputs != n_outputs:
+            raise ValueError(
+                f"y_val has {n_val_outputs} output(s) but the training y has {n_outputs}"
+            )
+        return to_float32(Xv, "X_val"), Yv
+
+    def _split(self, X, Y, n_outputs, validation_data, rng):
         """Training/validation data and each member's training weights."""
         if validation_data is not None:
-            Xv, yv = validation_data
-            Xv = validate_data(self, Xv, reset=False, dtype=np.float64).astype(np.float32)
-            Yv, _ = self._encode_targets(np.asarray(yv), fitted=True)
+            Xv, Yv = self._validate_validation_data(validation_data, n_outputs)
             _, _, weights = self._draw_rows(rng, Y, hold_out=False)
             return Data(X, Y, Xv, Yv), weights, np.ones(Xv.shape[0], np.float32)
         train, val, weights = self._draw_rows(rng, Y, hold_out=self.early_stopping)
@@ -274,20 +311,28 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
         ``validation_data=(X_val, y_val)`` gives the data monitored by early stopping and
         recorded as ``history_["val_loss"]``; otherwise, with ``early_stopping=True``, a random
         ``validation_fraction`` of the rows is held out (stratified for classifiers).
+
+        A fit that fails once it has started (invalid data, divergence) leaves the estimator
+        unfitted, not with a mix of the old network and the new data's attributes.
         """
         self._check_params()
-        X, y = self._validate_fit(X, y)
-        Y, n_outputs = self._encode_targets(y, fitted=False)
-        rng = check_random_state(self.random_state)
-        data, weights, val_weight = self._split(X, Y, validation_data, rng)
-        penalty, opt, rate = self._hyper()
-        keys = self._member_keys(rng, self.n_estimators)
-        members = stack_members([
-            Member(k, penalty, opt, rate, w, val_weight) for k, w in zip(keys, weights, strict=True)
-        ])  # fmt: skip
-        network = self._network(X.shape[1], n_outputs)
-        result = train(network, self._config(), data, members)
-        self._store(network, result, slice(None))
+        try:
+            X, y = self._validate_fit(X, y)
+            Y, n_outputs = self._encode_targets(y, fitted=False)
+            rng = check_random_state(self.random_state)
+            data, weights, val_weight = self._split(X, Y, n_outputs, validation_data, rng)
+            penalty, opt, rate = self._hyper()
+            keys = self._member_keys(rng, self.n_estimators)
+            members = stack_members([
+                Member(k, penalty, opt, rate, w, val_weight)
+                for k, w in zip(keys, weights, strict=True)
+            ])  # fmt: skip
+            network = self._network(X.shape[1], n_outputs)
+            result = train(network, self._config(), data, members)
+            self._store(network, result, slice(None))
+        except BaseException:
+            self._forget_fit()
+            raise
         if self.verbose:
             print(
                 f"{type(self).__name__}: {int(self.n_iter_)} epochs, "
@@ -295,10 +340,18 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
             )
         return self
 
+    def _forget_fit(self):
+        """Drop every fitted attribute (``check_is_fitted`` then fails)."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            del self.__dict__[name]
+        self.__dict__.pop("_y_ndim", None)
+
+    _standardize = "inputs and targets"  # what the divergence advice says to standardize
+
     def _divergence_advice(self):
         return (
-            f"a smaller learning_rate (now {self.learning_rate}), standardized inputs and "
-            "targets, or a stronger penalty"
+            f"a smaller learning_rate (now {self.learning_rate}), standardized "
+            f"{self._standardize}, or a stronger penalty"
         )
 
     def _store(self, network, result, members):
@@ -393,7 +446,7 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
         """Outputs of every ensemble member, ``(n_members, n, n_outputs)``, in evaluation mode."""
         check_is_fitted(self, "params_")
         check_numeric_columns(X)
-        X = validate_data(self, X, reset=False, dtype=np.float64).astype(np.float32)
+        X = to_float32(validate_data(self, X, reset=False, dtype=np.float64))
         n = X.shape[0]
         sparse = getattr(self, "sparse_inference_", None)  # set by sparsitylab.prune for CSR layers
         if sparse is not None and sparse.accepts(n):

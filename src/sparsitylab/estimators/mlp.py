@@ -12,7 +12,10 @@ or softmax cross-entropy for classification, and ``Omega`` the penalty chosen by
 * ``"l2"``: ``(alpha / 2) ||W||^2`` added to the loss (coupled weight decay);
 * ``"elasticnet"``: ``alpha (l1_ratio ||W||_1 + (1 - l1_ratio) / 2 ||W||^2)``;
 * ``"group_input"``: ``alpha sum_j ||W1[j, :]||_2``, one group per input feature (feature
-  selection); ``"group_neurons"``: one group per hidden unit's incoming weights.
+  selection); ``"group_neurons"``: one group per hidden unit's incoming weights;
+* ``"hadamard_input"``: ``(alpha / 2)(||g||^2 + ||W1||^2)`` on a gate ``g`` multiplying the
+  inputs and the first layer, which equals the ``"group_input"`` penalty on the products
+  ``g_j W1[j, :]`` (feature selection with exact zeros).
 
 ``W`` means the weight matrices only; biases are never penalized. ``weight_decay`` is decoupled
 (AdamW-style: each step also shrinks the weights by ``learning_rate * weight_decay * W``),
@@ -28,7 +31,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from sparsitylab.estimators._base import SparseMLPBase
+from sparsitylab.estimators._base import SparseMLPBase, to_float32
 
 
 class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
@@ -38,7 +41,8 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
     ----------
     hidden_layer_sizes : int or tuple of int, default (32,)
     activation : {"relu", "tanh", "sigmoid", "linear", "leaky_relu"}, default "relu"
-    penalty : {None, "l1", "l1_subgradient", "l2", "elasticnet", "group_input", "group_neurons"}
+    penalty : {None, "l1", "l1_subgradient", "l2", "elasticnet", "group_input", "group_neurons",
+        "hadamard_input"}, default None
     alpha : float >= 0, default 1e-3
         Penalty strength (scaled as in scikit-learn's linear models; see the module docstring).
     l1_ratio : float in [0, 1], default 0.5
@@ -66,7 +70,8 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
         Ensemble members from different initial weights, trained together; predictions are
         averaged. ``bootstrap=True`` trains each on a bootstrap sample (bagging).
     record : tuple of {"grad_norm", "sparsity", "hamming", "max_error"}
-        Per-epoch diagnostics computed inside the compiled loop, stored in ``history_``.
+        Per-epoch diagnostics computed inside the compiled loop, stored in ``history_``
+        (``"hamming"`` needs at least one hidden layer; ``"error_rate"`` is the classifier's).
     random_state : int, RandomState or None
     verbose : int
 
@@ -85,7 +90,7 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
     _loss = "squared_error"
 
     def _encode_targets(self, y, fitted):
-        y = np.asarray(y, dtype=np.float32)
+        y = to_float32(np.asarray(y, dtype=np.float64), "y")
         Y = y[:, None] if y.ndim == 1 else y
         if not fitted:
             self._y_ndim = y.ndim
@@ -108,6 +113,8 @@ class SparseMLPClassifier(ClassifierMixin, SparseMLPBase):
     Binary problems use one logit and the logistic loss; ``K > 2`` classes use ``K`` logits and
     the softmax cross-entropy. Parameters and attributes are those of
     :class:`SparseMLPRegressor`, plus ``classes_``. Early stopping holds out a stratified split.
+    ``record`` also accepts ``"error_rate"``: the fraction of misclassified training rows per
+    epoch (``history_["error_rate"]``, and ``history_["val_error_rate"]`` with validation data).
     """
 
     @property
@@ -131,6 +138,8 @@ class SparseMLPClassifier(ClassifierMixin, SparseMLPBase):
         if len(self.classes_) == 2:
             return codes.astype(np.float32)[:, None], 1
         return codes.astype(np.int32), len(self.classes_)
+
+    _standardize = "inputs"
 
     def _stratify(self, Y):
         return Y[:, 0] if Y.ndim == 2 else Y

@@ -45,7 +45,6 @@ import jax.numpy as jnp
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
 
 from sparsitylab._errors import DivergenceError
 from sparsitylab.engine.losses import datafit, get_loss
@@ -417,9 +416,7 @@ def estimator_path(
     rng = check_random_state(est.random_state)
     n = X.shape[0]
     if validation_data is not None:
-        Xv, yv = validation_data
-        Xv = validate_data(est, Xv, reset=False, dtype=np.float64).astype(np.float32)
-        Yv, _ = est._encode_targets(np.asarray(yv), fitted=True)
+        Xv, Yv = est._validate_validation_data(validation_data, n_outputs)
         data = Data(np.concatenate([X, Xv]), np.concatenate([Y, Yv]))
         tw = np.r_[np.ones(n), np.zeros(len(Xv))].astype(np.float32)
     else:

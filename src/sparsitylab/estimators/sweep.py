@@ -75,7 +75,7 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
     combos = list(ParameterGrid(param_grid))
     if not combos:
         raise ValueError("param_grid is empty")
-    template, Xa, Ya, _ = _prepare(estimator, combos[0], X, y)
+    template, Xa, Ya, n_outputs = _prepare(estimator, combos[0], X, y)
     y_raw = np.asarray(y)
     n = Xa.shape[0]
 
@@ -86,9 +86,7 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
     else:
         folds = [(np.arange(n), None)]
         if validation_data is not None:
-            Xv = template._validate_fit(validation_data[0], validation_data[1])[0]
-            Yv, _ = template._encode_targets(np.asarray(validation_data[1]), fitted=True)
-            data = Data(Xa, Ya, Xv, Yv)
+            data = Data(Xa, Ya, *template._validate_validation_data(validation_data, n_outputs))
         else:
             data = Data(Xa, Ya)
 
