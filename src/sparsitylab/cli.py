@@ -151,6 +151,32 @@ class ModelKind(StrEnum):
     mlp = "mlp"
 
 
+def _rows(n: int) -> str:
+    return f"{n} row{'' if n == 1 else 's'}"
+
+
+def _check_header(path: Path, names) -> None:
+    """Refuse a header pandas would silently repair: another separator, duplicate or empty names."""
+    names = [str(n) for n in names]
+    for sep, label in ((";", "';'"), ("\t", "tab")):
+        if any(sep in n for n in names):
+            raise UserError(
+                f"{path.name} looks like a {label}-separated file; `sparsitylab fit` reads "
+                f"comma-separated CSV: convert it first (e.g. pandas.read_csv(path, "
+                f"sep={sep!r}).to_csv(new_path, index=False))"
+            )
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise UserError(f"duplicate column name(s) in {path.name}: {', '.join(dup)}; rename them")
+    empty = [i for i, n in enumerate(names) if not n.strip()]
+    if empty:
+        raise UserError(
+            f"column {empty[0] + 1} of {path.name} has no name (pandas calls it "
+            f"'Unnamed: {empty[0]}'): if it is an index written by DataFrame.to_csv(), drop it or "
+            "write the file with index=False (read it with index_col=0)"
+        )
+
+
 def read_table(path: Path, target: str):
     """Features and target from a CSV or Parquet file; every column must be numeric."""
     import numpy as np
@@ -171,11 +197,18 @@ def read_table(path: Path, target: str):
         raise UserError(f"cannot read {path}: {exc}") from None
     except Exception as exc:  # parser errors of every kind
         raise UserError(f"cannot read {path}: {' '.join(str(exc).split())}") from None
+    if suffix in (".parquet", ".pq"):
+        _check_header(path, frame.columns)
+    else:  # the header as written: pandas renames duplicates (x, x.1) and empty names (Unnamed: 0)
+        _check_header(path, pd.read_csv(path, header=None, nrows=1, dtype=str,
+                                        keep_default_na=False).iloc[0].tolist())  # fmt: skip
     if target not in frame.columns:
         raise UserError(
             f"target column {target!r} is not in {path.name} "
             f"(columns: {', '.join(map(str, frame.columns))})"
         )
+    if len(frame) < 10:
+        raise UserError(f"{path.name} has {_rows(len(frame))}; need at least 10 to fit and test")
     for col in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
             if pd.api.types.is_bool_dtype(frame[col]):
@@ -192,8 +225,6 @@ def read_table(path: Path, target: str):
         raise UserError(
             f"infinite values in column(s) {', '.join(bad)}; replace or drop them first"
         )
-    if len(frame) < 10:
-        raise UserError(f"{path.name} has {len(frame)} rows; need at least 10 to fit and test")
     y = frame[target].to_numpy(float)
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
@@ -243,7 +274,14 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
         raise UserError(f"{out} is a directory; give --save a file name, e.g. {out / 'model.pkl'}")
     if not out.parent.is_dir():
         raise UserError(f"cannot save the model: folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise UserError(f"cannot save the model: folder {out.parent} is not writable")
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=random_state)
+    if len(yte) < 2:
+        raise UserError(
+            f"--test-size {test_size:g} leaves {_rows(len(yte))} of {len(y)} for testing; R² needs "
+            "at least 2: raise --test-size or add rows"
+        )
     scaler = StandardScaler().fit(Xtr)
     Xtr_s, Xte_s = scaler.transform(Xtr), scaler.transform(Xte)
     alpha = 0.1 if alpha is None and not path else alpha
@@ -351,11 +389,12 @@ def fit_command(
     _guard(_fit, data, target, model, alpha, path, test_size, random_state, save, seeds)
 
 
-def _certify(model_path: Path, tol: float):
+def load_model(model_path: Path) -> dict:
+    """The bundle ``fit`` saved, its structure checked: a ``UserError`` names what is wrong."""
+    import numbers
+
     import numpy as np
 
-    if not tol > 0:
-        raise UserError(f"--tol must be positive, got {tol}")
     model_path = Path(model_path)
     if not model_path.exists():
         raise UserError(f"no such file: {model_path}")
@@ -365,15 +404,51 @@ def _certify(model_path: Path, tol: float):
         raise UserError(f"{model_path} is not a model saved by `sparsitylab fit`") from None
     if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
         raise UserError(f"{model_path} is not a model saved by `sparsitylab fit`")
-    if bundle["kind"] == "mlp":
+
+    def bad(what):
+        return UserError(f"{model_path} is not a complete model saved by `sparsitylab fit`: {what}")
+
+    missing = [k for k in ("kind", "estimator", "features", "target", "alpha", "X_train",
+                           "y_train") if k not in bundle]  # fmt: skip
+    if missing:
+        raise bad(f"missing {', '.join(missing)}")
+    if bundle["kind"] not in [k.value for k in ModelKind]:
+        raise bad(f"unknown kind {bundle['kind']!r}")
+    if not isinstance(bundle["target"], str):
+        raise bad("'target' is not a column name")
+    features = bundle["features"]
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise bad("'features' is not a list of column names")
+    if bundle["kind"] == ModelKind.mlp:
+        return bundle
+    alpha = bundle["alpha"]
+    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not alpha > 0:
+        raise bad(f"'alpha' is not a positive number ({alpha!r})")
+    try:
+        X = np.asarray(bundle["X_train"], dtype=float)
+        y = np.asarray(bundle["y_train"], dtype=float)
+        coef = np.asarray(getattr(bundle["estimator"], "coef_", None), dtype=float)
+    except (TypeError, ValueError):
+        raise bad("training data or coefficients are not numeric arrays") from None
+    if X.ndim != 2 or X.shape[1] != len(features) or y.shape != (len(X),) or len(X) < 2:
+        raise bad("the training data do not match the features")
+    if coef.shape != (len(features),):
+        raise bad("the estimator's coefficients do not match the features")
+    if not (np.isfinite(X).all() and np.isfinite(y).all() and np.isfinite(coef).all()):
+        raise bad("non-finite training data or coefficients")
+    return {**bundle, "X_train": X, "y_train": y, "coef": coef, "alpha": float(alpha)}
+
+
+def _certify(model_path: Path, tol: float):
+    if not tol > 0:
+        raise UserError(f"--tol must be positive, got {tol}")
+    bundle = load_model(model_path)
+    if bundle["kind"] == ModelKind.mlp:
         raise UserError(
             "an MLP is not equivalent to a convex sparse problem: nothing to certify "
             "(certify a lasso or hadamard model)"
         )
-    est = bundle["estimator"]
-    cert = lasso_certificate(
-        bundle["X_train"], bundle["y_train"], np.asarray(est.coef_, float), float(bundle["alpha"])
-    )
+    cert = lasso_certificate(bundle["X_train"], bundle["y_train"], bundle["coef"], bundle["alpha"])
     ok = cert["duality_gap"] <= tol
     console.print(
         f"{bundle['kind']} model for {bundle['target']} ({len(bundle['features'])} "

@@ -139,6 +139,8 @@ class Table:
             if isinstance(v, float | np.floating):
                 if not math.isfinite(v):
                     return "—"
+                if v == 0:  # -0.0 (e.g. a Lasso coefficient) prints as "0", not "-0"
+                    v = 0.0
                 return f"{v:.{self.digits}g}" if abs(v) < 1e5 else f"{v:.3e}"
             return "—" if v is None else str(v)
 
@@ -244,11 +246,18 @@ def render_html(report: Report) -> str:
     )
 
 
+def _md_cell(text) -> str:
+    """A Markdown table cell: ``|`` escaped, so it does not end the cell."""
+    return str(text).replace("|", "\\|")
+
+
 def _table_markdown(table: Table) -> str:
     frame = table.formatted()
-    cols = [str(c) for c in frame.columns]
+    cols = [_md_cell(c) for c in frame.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * len(cols)) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in frame.itertuples(index=False)]
+    lines += [
+        "| " + " | ".join(_md_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
     out = f"**{table.title}**\n\n" + "\n".join(lines)
     return out + (f"\n\n{table.caption}" if table.caption else "")
 

@@ -342,6 +342,15 @@ def mean_sd(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
+def sd_over_seeds(values):
+    """Sample standard deviation (ddof 1, as :func:`mean_sd`) along the first axis, the seeds;
+    zeros for a single seed. For error bars labelled "mean ± sd over seeds"."""
+    import numpy as np
+
+    v = np.asarray(values, float)
+    return v.std(axis=0, ddof=1) if len(v) > 1 else np.zeros(v.shape[1:])
+
+
 def pyplot():
     """matplotlib's pyplot on the file-only Agg backend (studies never open windows)."""
     import matplotlib

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot, sd_over_seeds
 
 FEATURES = (
     "CRIM",
@@ -216,7 +216,7 @@ def _figures(config, results):
     a.bar(x, results["lasso"]["coef"], color="#4c72b0")
     a.set_title("Lasso coefficients (alpha = 0.1)")
     mw = np.asarray(nets["two_layer"]["mean_abs_weight"])
-    b.bar(x, mw.mean(0), yerr=mw.std(0), color="#dd8452", capsize=2)
+    b.bar(x, mw.mean(0), yerr=sd_over_seeds(mw), color="#dd8452", capsize=2)
     b.set_title("2-layer network: mean |first-layer weight| (mean ± sd over seeds)")
     for ax in (a, b):
         ax.set_xticks(x, FEATURES, rotation=60, fontsize=8)
@@ -248,7 +248,7 @@ def _figures(config, results):
     fig, axes = plt.subplots(1, len(NETWORKS), figsize=(16, 3.2), sharey=True)
     for ax, (name, *_rest) in zip(axes, NETWORKS, strict=True):
         mw = np.asarray(nets[name]["mean_abs_weight"])
-        ax.bar(x, mw.mean(0), yerr=mw.std(0), capsize=1.5, color="#8172b3")
+        ax.bar(x, mw.mean(0), yerr=sd_over_seeds(mw), capsize=1.5, color="#8172b3")
         ax.set_title(labels[name], fontsize=9)
         ax.set_xticks(x, FEATURES, rotation=90, fontsize=7)
     axes[0].set_ylabel("mean |weight|")

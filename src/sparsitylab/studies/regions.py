@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot, sd_over_seeds
 
 # === activation-regions ====
 REGIONS = {"hidden": [20, 20], "max_epochs": 600, "batch_size": 20, "lr": 0.01}
@@ -193,13 +193,13 @@ def mnist_analyze(config, results):
     epochs = np.arange(1, E + 1)
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     for c in cols:
-        m, s = A[c].mean(0), A[c].std(0)
+        m, s = A[c].mean(0), sd_over_seeds(A[c])
         axes[0].semilogy(epochs, m, label=c)
         axes[0].fill_between(epochs, np.maximum(m - s, 1e-12), m + s, alpha=0.2)
     axes[0].set_ylabel("gradient L2 norm (epoch mean)")
     axes[0].legend(fontsize=8)
     for c, lab in (("train_error", "train"), ("test_error", "test")):
-        m, s = A[c].mean(0), A[c].std(0)
+        m, s = A[c].mean(0), sd_over_seeds(A[c])
         axes[1].plot(epochs, m, label=lab)
         axes[1].fill_between(epochs, m - s, m + s, alpha=0.2)
     axes[1].set_ylabel("classification error")

@@ -5,11 +5,13 @@ term. Three models per seed:
 
 * least squares with an intercept (the global optimum of the linear model);
 * a ReLU network ``D -> D -> D -> 1`` (seed 002's architecture with ``L = 2``) trained by Adam;
-* the same network with every hidden weight and bias held non-negative (projected Adam): on
+* the same network with every weight held non-negative, the output layer's included, and every
+  hidden bias non-negative (projected Adam; the output bias, the intercept, is free): on
   non-negative inputs every ReLU is then the identity, so the network *is* a linear model with
   non-negative coefficients, ``x W_1 W_2 W_3 + c``; ``diagnostics.collapse_nonnegative_relu``
-  gives that model, and its loss is compared with non-negative least squares
-  (``scipy.optimize.nnls``).
+  gives that model. Every non-negative coefficient vector is reachable (``W_1 = W_2 = I``), so
+  the constrained network's optimum is non-negative least squares with a free intercept
+  (``scipy.optimize.nnls`` on centred data), whose loss is at least least squares'.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def _half_sse(pred, y):
 
 
 def nonnegative_network(X, y, hidden, epochs, lr, seed):
-    """Projected Adam on ``1/2 sum (f(x) - y)^2 / n`` with hidden weights and biases >= 0."""
+    """Projected Adam on ``1/2 sum (f(x) - y)^2 / n`` with every weight (output layer's included)
+    and every hidden bias >= 0; the output bias is free."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -64,7 +67,8 @@ def nonnegative_network(X, y, hidden, epochs, lr, seed):
     opt = optax.adam(lr)
 
     def project(p):
-        return [(jnp.maximum(w, 0), jnp.maximum(b, 0)) for w, b in p[:-1]] + [p[-1]]
+        hidden = [(jnp.maximum(w, 0), jnp.maximum(b, 0)) for w, b in p[:-1]]
+        return [*hidden, (jnp.maximum(p[-1][0], 0), p[-1][1])]
 
     @jax.jit
     def run(p):
@@ -108,7 +112,7 @@ def task(config, target, seeds):
         pred_lin = X @ coef[:, 0] + icpt[0]
         out["collapse_err"].append(float(np.max(np.abs(pred_net - pred_lin))))
         out["nn_relu"].append(_half_sse(pred_net, y))
-        out["min_w"].append(float(min(w.min() for w in W[:-1])))
+        out["min_w"].append(float(min(w.min() for w in W)))
         # non-negative least squares with a free intercept: centre, then NNLS
         xm, ym = X.mean(0), y.mean()
         beta, _ = nnls(X - xm, y - ym)
@@ -136,6 +140,7 @@ def analyze(config, results):
             "nonneg_over_nnls": (r["nn_relu"] / r["nnls"]).tolist(),
             "nonneg_over_ls_min": float(np.min(r["nn_relu"] / r["ls"])),
             "collapse_max_abs_diff": float(r["collapse_err"].max()),
+            "nonneg_min_weight": float(r["min_w"].min()),
         }
         rows.append(
             {
@@ -154,7 +159,7 @@ def analyze(config, results):
         xs = np.arange(len(r["ls"]))
         ax.plot(xs, r["ls"], "o-", label="least squares")
         ax.plot(xs, r["relu"], "s-", label="ReLU network")
-        ax.plot(xs, r["nn_relu"], "^-", label="ReLU net, weights ≥ 0")
+        ax.plot(xs, r["nn_relu"], "^-", label="ReLU net, all weights ≥ 0")
         ax.plot(xs, r["nnls"], "x--", label="NNLS")
         ax.set(title=f"{t} target", xlabel="seed", ylabel="training loss ½ Σ (f(x) - y)²")
         ax.legend(fontsize=8)
@@ -175,17 +180,23 @@ def analyze(config, results):
         f"non-linear one (mean ratio {np.mean(nl['relu_over_ls']):.3f}). The inequality is about "
         "global minima; a trained network reaches it in practice here, but nothing guarantees "
         "it (a run can stop at a worse stationary point, e.g. with dead units).",
-        "**Measured, (a)**: holding the hidden weights and biases non-negative makes the network "
-        "exactly linear: its predictions equal those of the collapsed linear model to "
-        f"{max(lin['collapse_max_abs_diff'], nl['collapse_max_abs_diff']):.1e}. But the "
-        "collapsed coefficients W_1 W_2 W_3 are then non-negative, so the constrained network is "
-        "non-negative least squares, **not** least squares: its loss is "
+        "**Measured, (a)**: holding every weight non-negative, the output layer's included, and "
+        "every hidden bias non-negative (the output bias, the intercept, is free) makes the "
+        "network exactly linear: its predictions equal those of the collapsed linear model "
+        "x W_1 W_2 W_3 + c to "
+        f"{max(lin['collapse_max_abs_diff'], nl['collapse_max_abs_diff']):.1e}. Its coefficients "
+        "W_1 W_2 W_3 are products of non-negative matrices, hence non-negative, and every "
+        "non-negative coefficient vector is reachable (W_1 = W_2 = I), so the constrained "
+        "network's optimum is non-negative least squares (with a free intercept), **not** least "
+        "squares: its loss is "
         f"{np.mean(lin['nonneg_over_nnls']):.4f} times NNLS' and at least "
         f"{lin['nonneg_over_ls_min']:.2f} times least squares' on the linear target, whose "
-        "least-squares coefficients have mixed signs. The seed's equality holds only under its "
-        "exact hypothesis, that the *unconstrained* global optimum happens to be non-negative "
-        "(then both inequalities meet); the collapse W_1 ⋯ W_{L+1} also needs the output "
-        "layer's product, which can be of any sign, and the biases, which it leaves out.",
+        "least-squares coefficients have mixed signs "
+        f"({np.mean(nl['nonneg_over_nnls']):.4f} times NNLS' on the non-linear one). The seed's "
+        "equality holds only under its exact hypothesis, that the *unconstrained* global optimum "
+        "happens to be non-negative (then NNLS and least squares meet); holding the weights "
+        "non-negative does not make it so. The seed's collapse x W_1 ⋯ W_{L+1} also leaves out "
+        "the biases, which give the intercept c.",
     ]
     metrics["seeds"] = config["seeds"]
     return Report(
@@ -204,8 +215,8 @@ def analyze(config, results):
 
 STUDY = Study(
     "relu-vs-linear",
-    "Seed 002: least squares vs ReLU networks on non-negative features; the non-negative-weight "
-    "network as a linear model (non-negative least squares).",
+    "Seed 002: least squares vs ReLU networks on non-negative features; the network with every "
+    "weight non-negative as a linear model (non-negative least squares).",
     "seed 002",
     tasks,
     analyze,

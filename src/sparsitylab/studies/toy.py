@@ -292,7 +292,7 @@ def weight_penalty_analyze(config, results):
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
     for pen, color in (("l2", "C0"), ("l1", "C1")):
         mse = np.array([np.mean(results[pen][f"{x:g}"]["test_mse"]) for x in alphas])
-        sd = np.array([np.std(results[pen][f"{x:g}"]["test_mse"]) for x in alphas])
+        sd = np.array([mean_sd(results[pen][f"{x:g}"]["test_mse"])[1] for x in alphas])
         l1w = np.array([np.mean(results[pen][f"{x:g}"]["weight_l1"]) for x in alphas])
         best = int(np.argmin(mse))
         metrics[pen] = {

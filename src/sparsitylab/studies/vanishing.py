@@ -140,8 +140,9 @@ def analyze(config, results):
         "vanishing gradient problem), and ReLU does not suffer it. **Measured**: the sigmoid chain "
         f"loses {-metrics[f'sigmoid/{Lmax}']['decades_per_layer']:.2f} decades per layer "
         f"(σ' ≤ 1/4 alone accounts for up to {-np.log10(0.25):.2f}); the ReLU chain loses "
-        f"{-metrics[f'relu/{Lmax}']['decades_per_layer']:.2f}, and its first layer's gradient "
-        f"is {sig_over_relu[-1]:.1f} decades above the sigmoid's for {Lmax} neurons. ReLU removes "
+        f"{-metrics[f'relu/{Lmax}']['decades_per_layer']:.2f}, and its ratio "
+        f"|dC/dw_1| / |dC/dw_last| is {sig_over_relu[-1]:.1f} decades larger than the "
+        f"sigmoid's for {Lmax} neurons (difference of the mean log10 ratios). ReLU removes "
         "the activation's factor, not the weights': with weights drawn from [0, 1) each layer "
         "still multiplies by w_l < 1, so the ReLU gradient also decays geometrically. The cure "
         "needs both ReLU and weights of the right scale (He initialization).",
