@@ -149,6 +149,13 @@ def test_semicolon_separated_file_is_named(frame, tmp_path):
     _one_line_error(_invoke("fit", path, "--target", "price"), "';'-separated")
 
 
+def test_a_semicolon_inside_a_quoted_name_of_a_comma_file_is_fine(frame, tmp_path):
+    path = tmp_path / "names.csv"
+    frame.rename(columns={"a": "a;b"}).to_csv(path, index=False)
+    result = _invoke("fit", path, "--target", "price")
+    assert result.exit_code == 0, result.output
+
+
 def test_duplicate_headers_are_refused(frame, tmp_path):
     path = tmp_path / "dup.csv"
     frame.rename(columns={"c": "price"}).to_csv(path, index=False)

@@ -184,3 +184,33 @@ def test_path_checks_validation_data_as_fit_does():
         est.path(X, y, n_alphas=2, validation_data=(X[:5], y[:4]))
     path = est.path(X, y, n_alphas=2, validation_data=(X[:5], y[:5]))
     assert np.all(np.isfinite(path.val_loss))
+
+
+def test_a_failed_path_leaves_the_estimator_unfitted():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 4))
+    y = X[:, 0] - X[:, 1]
+    est = sl.SparseMLPRegressor((4,), penalty="group_input", max_epochs=5, random_state=0)
+    est.fit(X, y)
+    with pytest.raises(ValueError, match="y_val has 2 output"):
+        est.path(X[:, :3], y, n_alphas=2, validation_data=(X[:5, :3], np.c_[y[:5], y[:5]]))
+    with pytest.raises(NotFittedError):
+        est.predict(X[:, :3])
+    # a refused argument changes nothing: the earlier fit stays
+    est.fit(X, y)
+    with pytest.raises(ValueError, match="relax_epochs"):
+        est.path(X, y, relax_epochs=-1)
+    assert est.predict(X).shape == (40,)
+
+
+def test_retrain_refuses_targets_with_other_outputs_and_values_beyond_float32():
+    from sparsitylab.sparse import prune, retrain
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 4))
+    y = X[:, 0] - X[:, 1]
+    model = prune(sl.SparseMLPRegressor((6,), max_epochs=5, random_state=0).fit(X, y), 0.5)
+    with pytest.raises(ValueError, match="y has 2 output"):
+        retrain(model, X, np.c_[y, -y], epochs=2)
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        retrain(model, X * 1e39, y, epochs=2)

@@ -157,15 +157,17 @@ def _rows(n: int) -> str:
 
 def _check_header(path: Path, names) -> None:
     """Refuse a header pandas would silently repair: another separator, duplicate or empty names."""
+    from collections import Counter
+
     names = [str(n) for n in names]
     for sep, label in ((";", "';'"), ("\t", "tab")):
-        if any(sep in n for n in names):
+        if len(names) == 1 and sep in names[0]:  # one column whose name holds the separators
             raise UserError(
                 f"{path.name} looks like a {label}-separated file; `sparsitylab fit` reads "
                 f"comma-separated CSV: convert it first (e.g. pandas.read_csv(path, "
                 f"sep={sep!r}).to_csv(new_path, index=False))"
             )
-    dup = sorted({n for n in names if names.count(n) > 1})
+    dup = sorted(n for n, c in Counter(names).items() if c > 1)
     if dup:
         raise UserError(f"duplicate column name(s) in {path.name}: {', '.join(dup)}; rename them")
     empty = [i for i, n in enumerate(names) if not n.strip()]

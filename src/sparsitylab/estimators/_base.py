@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sparsitylab._checks import to_float32
 from sparsitylab._errors import DivergenceError
 from sparsitylab.engine.networks import ACTIVATIONS, MLP
 from sparsitylab.engine.optimizers import OPTIMIZERS, Optimizer
@@ -67,20 +68,6 @@ def feature_names(est, n_features) -> np.ndarray:
     if names is None:
         names = [f"x{j}" for j in range(n_features)]
     return np.asarray(names, dtype=object)
-
-
-def to_float32(A, input_name="X"):
-    """``A`` (validated float64) as float32, refusing values beyond float32's range (they would
-    become inf)."""
-    if A.size and np.max(np.abs(A)) > _FLOAT32_MAX:
-        raise ValueError(
-            f"{input_name} has values beyond float32's range (|value| > {_FLOAT32_MAX:.3g}); the "
-            f"networks compute in float32: rescale or standardize {input_name} first"
-        )
-    return A.astype(np.float32)
-
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class SelectedFeatureNames:

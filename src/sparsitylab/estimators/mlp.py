@@ -31,7 +31,8 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from sparsitylab.estimators._base import SparseMLPBase, to_float32
+from sparsitylab._checks import to_float32
+from sparsitylab.estimators._base import SparseMLPBase
 
 
 class SparseMLPRegressor(RegressorMixin, SparseMLPBase):

@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sparsitylab._checks import to_float32
 from sparsitylab.estimators.mlp import SparseMLPClassifier, SparseMLPRegressor
 from sparsitylab.estimators.path import (
     FeaturePath,
@@ -175,7 +176,7 @@ class _PathCV:
         if dense is None:
             return super()._forward(X)
         check_is_fitted(self, "params_")
-        X = validate_data(self, X, reset=False, dtype=np.float64).astype(np.float32)
+        X = to_float32(validate_data(self, X, reset=False, dtype=np.float64))
         return dense._forward(X[:, self.selected_features_])
 
 

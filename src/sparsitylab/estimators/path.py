@@ -412,6 +412,20 @@ def estimator_path(
         _check_count("n_alphas", n_alphas, 1)
     _check_count("warm_epochs", warm_epochs, 1, none=True)
     _check_count("relax_epochs", relax_epochs, 0)
+    try:  # from here on the estimator is being refitted: a failure leaves it unfitted
+        return _fit_path(
+            est, X, y, alphas, n_alphas, warm_start, validation_data, return_params,
+            warm_epochs, relax_epochs, monotone,
+        )  # fmt: skip
+    except BaseException:
+        est._forget_fit()
+        raise
+
+
+def _fit_path(
+    est, X, y, alphas, n_alphas, warm_start, validation_data, return_params, warm_epochs,
+    relax_epochs, monotone,
+):  # fmt: skip
     X, _, Y, n_outputs = _prepare(est, X, y)
     rng = check_random_state(est.random_state)
     n = X.shape[0]

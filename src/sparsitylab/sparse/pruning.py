@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
+from sparsitylab._checks import to_float32
 from sparsitylab.engine.penalties import Mask, Sum
 from sparsitylab.engine.trainer import Data, Member, stack_members
 from sparsitylab.sparse._model import check_model, n_members, refresh
@@ -114,8 +115,13 @@ def retrain(model, X, y, *, epochs=100, random_state=None):
         model, X, y, reset=False, dtype=np.float64, multi_output=True,
         y_numeric=not hasattr(model, "classes_"),
     )  # fmt: skip
-    X = X.astype(np.float32)
-    Y, _ = model._encode_targets(y, fitted=True)
+    X = to_float32(X)
+    Y, n_outputs = model._encode_targets(y, fitted=True)
+    fitted_outputs = int(np.shape(model.params_[-1]["w"])[-1])
+    if n_outputs != fitted_outputs:
+        raise ValueError(
+            f"y has {n_outputs} output(s) but the model was fitted on {fitted_outputs}"
+        )
     masks = getattr(model, "masks_", None)
     penalty, opt, rate = model._hyper(getattr(model, "alpha_", None))
     m = n_members(model.params_)
