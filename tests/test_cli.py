@@ -11,25 +11,9 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from sparsitylab.cli import app
-
-runner = CliRunner()
-
-
-def _invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def _one_line_error(result, *fragments):
-    assert result.exit_code != 0
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    text = result.output.strip()
-    assert "Traceback" not in text
-    assert text.startswith("error:") and len(text.splitlines()) == 1, text
-    for f in fragments:
-        assert f in text
+from _cli_helpers import invoke as _invoke
+from _cli_helpers import one_line_error as _one_line_error
 
 
 @pytest.fixture
