@@ -59,6 +59,14 @@ def _check_weight_penalty(m):
         assert r["best_test_mse"] < r["weakest_test_mse"]
         assert 0 < r["alphas"].index(r["best_alpha"]) < len(r["alphas"]) - 1  # interior optimum
         assert r["weight_l1"][-1] < r["weight_l1"][0]
+        # the report's "lowest at an intermediate alpha" follows the measured curve
+        interior = 0 < r["alphas"].index(r["best_alpha"]) < len(r["alphas"]) - 1
+        assert m["interior_optimum"][pen] == interior
+        assert r["best_test_mse"] == min(r["test_mse"])
+    widths = {int(w): v[0] for w, v in m["widths"].items()}
+    best = min(m["l2"]["best_test_mse"], m["l1"]["best_test_mse"])
+    close = sorted(w for w, v in widths.items() if v <= 1.25 * best)
+    assert m["small_network_like_regularized"] == (close[0] if close else None)
 
 
 def _check_ensembles(m):
@@ -72,6 +80,13 @@ def _check_sample_size(m):
     assert m["test_mse"][-1] < m["test_mse"][0]
     assert m["train_mse"][-1] > m["train_mse"][0]  # the small set is memorized
     assert abs(m["test_mse"][-1] - m["noise_variance"]) < 0.02
+    # one fixed test set for every n: its noise floor is one number, below every test MSE
+    assert 0.02 < m["test_noise_floor"] < 0.07
+    assert all(t > m["test_noise_floor"] for t in m["test_mse"])
+    gap = [te - tr for te, tr in zip(m["test_mse"], m["train_mse"], strict=True)]
+    assert np.allclose(m["test_minus_train"], gap)  # the report's "meet" verdict follows the gap
+    assert m["meets_at_largest_n"] == (abs(gap[-1]) <= 0.1 * m["noise_variance"])
+    assert m["test_falls"] == (m["test_mse"][-1] < m["test_mse"][0])
 
 
 def _check_optimizers(m):

@@ -349,6 +349,15 @@ def analyze(config, results):
             "mean_ratio_to_skglm_best": float(np.mean(ratios)),
             "skglm_from_zero_worse_fraction": float(np.mean(zero_worse)),
             "all_balanced": all(row[f"d{d}"]["balanced"] for row in bridge for d in (3, 4)),
+            "balanced_fraction": float(
+                np.mean([row[f"d{d}"]["balanced"] for row in bridge for d in (3, 4)])
+            ),
+            "deeper_not_denser_fraction": float(
+                np.mean([r["nnz network"] <= r["nnz Lasso (depth 2)"] for r in bridge_rows])
+            ),
+            "deeper_sparser_fraction": float(
+                np.mean([r["nnz network"] < r["nnz Lasso (depth 2)"] for r in bridge_rows])
+            ),
             "rows": bridge_rows,
         },
         "logistic": {
@@ -444,9 +453,16 @@ def analyze(config, results):
                 f"The network's objective is at most **{br['max_ratio_to_skglm_best']:.6f}** "
                 f"times skglm's best (mean {br['mean_ratio_to_skglm_best']:.6f}; the bar is "
                 f"1.001). skglm started from zero ended worse than from the Lasso in "
-                f"{br['skglm_from_zero_worse_fraction']:.0%} of the fits. Every network is "
-                "balanced (|w1| = ... = |wk|), and deeper networks keep fewer features than the "
-                "Lasso at the same alpha.",
+                f"{br['skglm_from_zero_worse_fraction']:.0%} of the fits. "
+                + (
+                    "Every network is balanced (|w1| = ... = |wk|). "
+                    if br["all_balanced"]
+                    else f"{br['balanced_fraction']:.0%} of the networks are balanced "
+                    "(|w1| = ... = |wk|). "
+                )
+                + f"The deeper network keeps no more features (mean nnz) than the Lasso at the "
+                f"same alpha in {br['deeper_not_denser_fraction']:.0%} of the table's rows and "
+                f"strictly fewer in {br['deeper_sparser_fraction']:.0%}.",
             ],
             [
                 Table(

@@ -142,6 +142,18 @@ def analyze(config, results):
         "also describes the bottleneck as 128-64-32-128 while its code builds 128-64-64-128 "
         "(used here).",
     ]
+    low = [
+        f"{row['network']} {row['activation']} ({row['train accuracy']:.2f})"
+        for row in rows
+        if row["train accuracy"] < 0.95
+    ]
+    metrics["low_accuracy_networks"] = low
+    if low:
+        text.append(
+            "Training accuracy is below 0.95 for " + ", ".join(low) + ": the paper's claim "
+            "is about well-trained networks, and these are not, so their Betti numbers do not "
+            "test it."
+        )
     return Report(
         "Topology through the layers on D-I",
         "Seed 000's third question: Betti numbers of each class at every layer of wide, deep "
