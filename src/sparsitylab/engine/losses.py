@@ -64,4 +64,6 @@ def datafit(loss, pred, y, sample_weight=None):
     if sample_weight is None:
         return jnp.mean(per_sample)
     total = jnp.sum(sample_weight)
-    return jnp.sum(sample_weight * per_sample) / jnp.maximum(total, 1e-12)
+    # a row of weight 0 costs nothing even where its loss overflows (0 * inf would be NaN)
+    weighted = jnp.where(sample_weight > 0, sample_weight * per_sample, 0.0)
+    return jnp.sum(weighted) / jnp.maximum(total, 1e-12)

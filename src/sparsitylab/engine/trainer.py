@@ -86,6 +86,11 @@ class TrainConfig:
                 f"record 'error_rate' needs a classification loss ('softmax' or 'logistic'), "
                 f"got loss={self.loss!r}"
             )
+        if "max_error" in self.record and self.loss in ("softmax", "logistic"):
+            raise ValueError(
+                "record 'max_error' is the largest |prediction - target| of a regression; with "
+                f"loss={self.loss!r} record 'error_rate' instead"
+            )
         if self.max_epochs < 1:
             raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -469,6 +474,20 @@ def _run_calls(calls, members, data, m):
     return jax.tree.map(lambda *vs: np.concatenate(vs)[first], *[r for _, r in done])
 
 
+def _in_dtype(data: Data, dtype) -> Data:
+    """``data`` with its floating arrays in the network's ``dtype`` (float64 inputs on a float32
+    network would otherwise promote the gradients and the losses); integer labels stay."""
+    if dtype is None:
+        return data
+
+    def cast(a):
+        if a is None or not jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating):
+            return a
+        return a if a.dtype == jnp.dtype(dtype) else np.asarray(a, dtype=dtype)
+
+    return Data(*(cast(a) for a in (data.X, data.y, data.X_val, data.y_val)))
+
+
 def run_members(
     compiled, network, config: TrainConfig, data: Data, members, train_weight, labels=None
 ):
@@ -487,6 +506,7 @@ def run_members(
     """
     tw = np.asarray(train_weight)
     m = tw.shape[0]
+    data = _in_dtype(data, getattr(network, "dtype", None))
     calls = []
     split = row_groups if is_large(network, batch_geometry(tw, config.batch_size)) else None
     given = labels is not None

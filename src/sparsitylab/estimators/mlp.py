@@ -72,7 +72,8 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
         averaged. ``bootstrap=True`` trains each on a bootstrap sample (bagging).
     record : tuple of {"grad_norm", "sparsity", "hamming", "max_error"}
         Per-epoch diagnostics computed inside the compiled loop, stored in ``history_``
-        (``"hamming"`` needs at least one hidden layer; ``"error_rate"`` is the classifier's).
+        (``"hamming"`` needs at least one hidden layer; ``"max_error"`` is the regressor's,
+        ``"error_rate"`` the classifier's).
     random_state : int, RandomState or None
     verbose : int
 

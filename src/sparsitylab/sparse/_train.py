@@ -111,7 +111,9 @@ def train_from(network, config, data, members, params, state, keep=None) -> Trai
         shapes = [np.shape(layer["w"]) for layer in params]
         masks = [np.broadcast_to(keep[..., None], shapes[0]).astype(np.float32)]
         masks += [np.ones(shape, np.float32) for shape in shapes[1:]]
-        held = Sum((members.penalty, Mask(tuple(masks))))
+        # the mask first: the penalty's prox (a unit's max-norm, group norm) then sees the held
+        # rows at zero, as the reduced problem on the kept columns does
+        held = Sum((Mask(tuple(masks)), members.penalty))
         start = (dataclasses.replace(members, penalty=held), params, state, None)
         return run_members(_compiled, network, config, data, start, members.train_weight)
     m, p = keep.shape

@@ -129,7 +129,7 @@ def retrain(model, X, y, *, epochs=100, random_state=None):
     rng = check_random_state(random_state if random_state is not None else model.random_state)
     base = jax.random.PRNGKey(rng.randint(2**31 - 1))
     members = stack_members([
-        Member(jax.random.fold_in(base, i), Sum((*penalty.terms, *held[i])), opt, rate,
+        Member(jax.random.fold_in(base, i), Sum((*held[i], *penalty.terms)), opt, rate,
                np.ones(len(X), np.float32))
         for i in range(m)
     ])  # fmt: skip
