@@ -57,3 +57,23 @@ def test_subpackages_and_names_resolve_from_the_top_level():
     assert sparsitylab.SparseMLPRegressor.__name__ == "SparseMLPRegressor"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         sparsitylab.nope  # noqa: B018
+
+
+def test_sparse_regression_roles_rebuild_the_target():
+    from sparsitylab.datasets import make_sparse_regression
+
+    X, y, support, roles = make_sparse_regression(
+        300, 20, 5, nonlinear=True, noise=0.0, random_state=3, return_roles=True
+    )
+    X2, y2, support2 = make_sparse_regression(300, 20, 5, nonlinear=True, noise=0.0, random_state=3)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(support, support2)
+    assert sorted(roles) == ["linear", "linear", "product", "product", "sin"]
+    col = dict(zip(roles, support, strict=True))  # one column per role name (the last of each)
+    lin = [c for r, c in zip(roles, support, strict=True) if r == "linear"]
+    prod = [c for r, c in zip(roles, support, strict=True) if r == "product"]
+    f = 1.5 * X[:, lin[0]] - 1.5 * X[:, lin[1]] + 2 * np.sin(2 * X[:, col["sin"]])
+    f = f + 2 * X[:, prod[0]] * X[:, prod[1]]
+    # the two linear columns may come in either order: one of the two signs matches
+    g = f + 3.0 * (X[:, lin[1]] - X[:, lin[0]])
+    assert min(np.max(np.abs(y - f)), np.max(np.abs(y - g))) < 1e-12

@@ -48,6 +48,7 @@ def make_sparse_regression(
     noise: float = 0.1,
     nonlinear: bool = False,
     random_state=None,
+    return_roles: bool = False,
 ):
     """A regression problem where only the first ``n_informative`` features matter.
 
@@ -60,7 +61,9 @@ def make_sparse_regression(
     that (a square alone when ``n_informative == 4``): a linear model cannot see the product and
     square terms, whose features are uncorrelated with the target.
 
-    Returns ``X, y, support`` where ``support`` holds the sorted informative column indices.
+    Returns ``X, y, support`` where ``support`` holds the sorted informative column indices;
+    with ``return_roles=True`` also ``roles``, each support column's term: ``"linear"``, ``"sin"``,
+    ``"product"`` or ``"square"``.
     """
     if not 0 < n_informative <= n_features:
         raise ValueError(f"need 0 < n_informative <= n_features, got {n_informative}, {n_features}")
@@ -90,4 +93,13 @@ def make_sparse_regression(
             for j in range(5, n_informative):
                 f = f + (Z[:, j] ** 2 - 1.0)
     y = f + noise * rng.normal(size=n_samples)
-    return X, y, support
+    if not return_roles:
+        return X, y, support
+    if not nonlinear:
+        terms = ["linear"] * n_informative
+    elif n_informative == 4:
+        terms = ["linear", "linear", "sin", "square"]
+    else:
+        terms = ["linear", "linear", "sin", "product", "product"] + ["square"] * (n_informative - 5)
+    role_of = dict(zip(cols.tolist(), terms, strict=True))
+    return X, y, support, [role_of[int(c)] for c in support]
