@@ -481,9 +481,12 @@ def _in_dtype(data: Data, dtype) -> Data:
         return data
 
     def cast(a):
-        if a is None or not jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating):
+        if a is None:
             return a
-        return a if a.dtype == jnp.dtype(dtype) else np.asarray(a, dtype=dtype)
+        kind = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype  # no copy to the device
+        if not np.issubdtype(kind, np.floating) or kind == np.dtype(dtype):
+            return a
+        return np.asarray(a, dtype=dtype)
 
     return Data(*(cast(a) for a in (data.X, data.y, data.X_val, data.y_val)))
 
