@@ -227,25 +227,28 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
         return to_float32(X), y
 
     def _validate_validation_data(self, validation_data, n_outputs):
-        """``validation_data=(X_val, y_val)`` checked against the training data just validated
-        and encoded (``n_outputs`` outputs): the same columns (and pandas names), as many rows in
-        ``y_val`` as in ``X_val``, finite values, the training targets' outputs or classes.
+        """``validation_data=(X_val, y_val)`` checked as :meth:`_validate_more_rows` does.
         Returns ``X_val`` and the encoded ``y_val`` for the engine."""
         try:
             X_val, y_val = validation_data
         except (TypeError, ValueError):
             raise ValueError("validation_data must be a pair (X_val, y_val)") from None
-        check_numeric_columns(X_val)
-        Xv, yv = validate_data(
-            self, X_val, y_val, reset=False, dtype=np.float64, multi_output=True,
+        return self._validate_more_rows(X_val, y_val, n_outputs, "X_val", "y_val")
+
+    def _validate_more_rows(self, X, y, n_outputs, x_name="X", y_name="y"):
+        """Rows beside the training data (validation rows, or retraining data) checked against
+        it (``n_outputs`` outputs): the same columns (and pandas names), as many rows in ``y`` as
+        in ``X``, finite values within float32's range, the training targets' outputs or
+        classes. Returns ``X`` as float32 and the encoded ``y``."""
+        check_numeric_columns(X)
+        X, y = validate_data(
+            self, X, y, reset=False, dtype=np.float64, multi_output=True,
             y_numeric=self._loss != "logistic" and self._loss != "softmax",
         )  # fmt: skip
-        Yv, n_val_outputs = self._encode_targets(yv, fitted=True)
-        if n_val_outputs != n_outputs:
-            raise ValueError(
-                f"y_val has {n_val_outputs} output(s) but the training y has {n_outputs}"
-            )
-        return to_float32(Xv, "X_val"), Yv
+        Y, n_new = self._encode_targets(y, fitted=True)
+        if n_new != n_outputs:
+            raise ValueError(f"{y_name} has {n_new} output(s) but the training y has {n_outputs}")
+        return to_float32(X, x_name), Y
 
     def _split(self, X, Y, n_outputs, validation_data, rng):
         """Training/validation data and each member's training weights."""

@@ -13,9 +13,7 @@ from numbers import Integral, Real
 import jax
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
 
-from sparsitylab._checks import to_float32
 from sparsitylab.engine.penalties import Mask, Sum
 from sparsitylab.engine.trainer import Data, Member, stack_members
 from sparsitylab.sparse._model import check_model, n_members, refresh
@@ -111,17 +109,7 @@ def retrain(model, X, y, *, epochs=100, random_state=None):
     check_model(model, "retrain")
     if not isinstance(epochs, Integral) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    X, y = validate_data(
-        model, X, y, reset=False, dtype=np.float64, multi_output=True,
-        y_numeric=not hasattr(model, "classes_"),
-    )  # fmt: skip
-    X = to_float32(X)
-    Y, n_outputs = model._encode_targets(y, fitted=True)
-    fitted_outputs = int(np.shape(model.params_[-1]["w"])[-1])
-    if n_outputs != fitted_outputs:
-        raise ValueError(
-            f"y has {n_outputs} output(s) but the model was fitted on {fitted_outputs}"
-        )
+    X, Y = model._validate_more_rows(X, y, int(np.shape(model.params_[-1]["w"])[-1]))
     masks = getattr(model, "masks_", None)
     penalty, opt, rate = model._hyper(getattr(model, "alpha_", None))
     m = n_members(model.params_)

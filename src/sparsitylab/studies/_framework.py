@@ -339,7 +339,7 @@ def mean_sd(values) -> tuple[float, float]:
     import numpy as np
 
     v = np.asarray(values, float)
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    return float(v.mean()), float(sd_over_seeds(v))
 
 
 def sd_over_seeds(values):
