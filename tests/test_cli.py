@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import stat
 import subprocess
 import sys
@@ -165,11 +166,58 @@ def test_infinite_values_name_the_column(table, tmp_path):
     _one_line_error(_invoke("fit", path, "--target", "price"), "x3", "infinite")
 
 
-def test_training_that_diverges_is_one_line(table, tmp_path):
-    _, frame = table
-    path = tmp_path / "huge.csv"
-    frame.assign(price=frame.price * 1e30).to_csv(path, index=False)  # squares overflow float32
+def test_training_that_diverges_is_one_line(table, monkeypatch):
+    from sparsitylab import SparseMLPRegressor
+    from sparsitylab._errors import DivergenceError
+
+    def diverge(self, X, y):
+        raise DivergenceError("training diverged at epoch 3: try a smaller learning_rate")
+
+    monkeypatch.setattr(SparseMLPRegressor, "fit", diverge)
+    path, _ = table
     _one_line_error(_invoke("fit", path, "--target", "price", "--model", "mlp"), "diverged")
+
+
+def _fit_mlp(path, model, *extra):
+    result = _invoke("fit", path, "--target", "price", "--model", "mlp", "--save", model, *extra)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    r2 = float(next(line for line in lines if "r2" in line).split("│")[2])
+    chosen = next(line for line in lines if line.startswith("selected features"))
+    return r2, chosen, pickle.loads(model.read_bytes())
+
+
+def test_fit_mlp_path_selects_the_informative_columns(table, tmp_path):
+    path, frame = table
+    r2, chosen, bundle = _fit_mlp(path, tmp_path / "m.pkl", "--path")
+    # price = 3 x0 - 2 x2 + noise: the path keeps both, and the CV's alpha drops the others
+    assert chosen.startswith("selected features (2 of 6): x0, x2"), chosen
+    assert r2 > 0.95
+    net = bundle["estimator"].regressor_
+    assert bundle["alpha"] == net.alpha_ > 0
+    assert list(net.selected_features_) == [0, 2]
+
+
+def test_fit_mlp_is_invariant_to_the_target_units(table, tmp_path):
+    # the network is fitted to the standardized target and the saved model predicts in the
+    # target's own units: a target in other units gives the same fit, scaled
+    path, frame = table
+    r2, chosen, bundle = _fit_mlp(path, tmp_path / "a.pkl", "--path")
+    big = tmp_path / "big.csv"
+    frame.assign(price=frame.price * 1e6 + 5e7).to_csv(big, index=False)
+    r2_big, chosen_big, bundle_big = _fit_mlp(big, tmp_path / "b.pkl", "--path")
+    assert chosen_big == chosen and r2_big == pytest.approx(r2, abs=1e-4)
+    X = bundle["X_train"][:5]
+    np.testing.assert_allclose(
+        bundle_big["estimator"].predict(X), bundle["estimator"].predict(X) * 1e6 + 5e7,
+        rtol=1e-5,
+    )  # fmt: skip
+
+
+def test_fit_mlp_path_refuses_seeds(table):
+    path, _ = table
+    result = _invoke("fit", path, "--target", "price", "--model", "mlp", "--path", "--seeds", "3")
+    _one_line_error(result, "--seeds")
 
 
 def test_processes_and_tol_must_be_positive(table, tmp_path):

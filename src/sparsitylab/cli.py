@@ -264,8 +264,11 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
 
     if path and alpha is not None:
         raise UserError("give either --alpha or --path, not both")
-    if path and model == ModelKind.mlp:
-        raise UserError("--path selects alpha for the sparse models: use --model lasso or hadamard")
+    if path and model == ModelKind.mlp and seeds != 1:
+        raise UserError(
+            "--path fits one network per fold and alpha; --seeds (ensemble members) applies to "
+            "--model mlp with --alpha"
+        )
     if alpha is not None and alpha <= 0:
         raise UserError(f"--alpha must be positive, got {alpha}")
     if not 0 < test_size < 1:
@@ -310,21 +313,35 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
             for k, v in est.certificate_.as_dict().items()
         }
     else:
-        from sparsitylab import SparseMLPRegressor
+        from sklearn.compose import TransformedTargetRegressor
 
-        est = SparseMLPRegressor(
-            hidden_layer_sizes=(64,),
-            penalty="group_input",
-            alpha=alpha,
-            early_stopping=True,
-            batch_size=32,
-            max_epochs=300,
-            n_estimators=seeds,
-            random_state=random_state,
-        ).fit(Xtr_s, ytr)
+        from sparsitylab import SparseMLPRegressor, SparseMLPRegressorCV
+
+        if path:
+            net = SparseMLPRegressorCV(cv=5, random_state=random_state)
+        else:
+            net = SparseMLPRegressor(
+                hidden_layer_sizes=(64,),
+                penalty="group_input",
+                alpha=alpha,
+                early_stopping=True,
+                batch_size=32,
+                max_epochs=300,
+                n_estimators=seeds,
+                random_state=random_state,
+            )
+        # the network sees the standardized target (its learning rates and alpha grid assume
+        # unit scale); the saved model predicts in the target's own units
+        est = TransformedTargetRegressor(regressor=net, transformer=StandardScaler())
+        est.fit(Xtr_s, ytr)
+        if path:
+            alpha = float(est.regressor_.alpha_)
     pred = est.predict(Xte_s)
-    coef = np.asarray(est.coef_) if model != ModelKind.mlp else np.asarray(est.feature_importances_)
-    selected = [n for n, c in zip(names, coef, strict=True) if abs(c) > 0]
+    if model == ModelKind.mlp:
+        keep = set(np.asarray(est.regressor_.selected_features_).tolist())
+        selected = [n for j, n in enumerate(names) if j in keep]
+    else:
+        selected = [n for n, c in zip(names, np.asarray(est.coef_), strict=True) if abs(c) > 0]
     metrics = {
         "test_mse": float(mean_squared_error(yte, pred)),
         "r2": float(r2_score(yte, pred)),
@@ -352,7 +369,9 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
             )
         )
     label = (
-        "selected features" if model != ModelKind.mlp else "features with non-zero input weights"
+        "features with non-zero input weights"
+        if model == ModelKind.mlp and not path
+        else "selected features"
     )
     console.print(f"{label} ({len(selected)} of {len(names)}): {', '.join(selected) or 'none'}")
 
@@ -381,7 +400,9 @@ def fit_command(
     target: str = typer.Option(..., "--target", help="The column to predict."),
     model: ModelKind = typer.Option(ModelKind.lasso, "--model", help="lasso, hadamard or mlp."),
     alpha: float = typer.Option(None, "--alpha", help="Penalty strength (default 0.1)."),
-    path: bool = typer.Option(False, "--path", help="Choose alpha by 5-fold CV along a path."),
+    path: bool = typer.Option(
+        False, "--path", help="Choose alpha by 5-fold CV along a path (mlp: feature selection)."
+    ),
     test_size: float = typer.Option(0.2, "--test-size", help="Held-out fraction for the metrics."),
     random_state: int = typer.Option(42, "--random-state", help="Seed of the split."),
     seeds: int = typer.Option(1, "--seeds", help="Ensemble members (mlp)."),
