@@ -196,6 +196,9 @@ class SparseMLPRegressorCV(_PathCV, SparseMLPRegressor):
     Defaults favour selection: full-batch proximal SGD (``learning_rate=0.1``), whose proximal
     step is the exact group-lasso prox; with Adam the step sizes are rescaled per weight and rows
     reach zero only for much larger alphas.
+    The defaults assume standardized inputs and a target of unit scale: wrap the estimator in
+    ``sklearn.compose.TransformedTargetRegressor(transformer=StandardScaler())`` for a target
+    in other units (at ``learning_rate=0.1`` a target in the hundreds diverges).
 
     Attributes (beside the estimator's): ``alpha_``, ``alphas_``, ``mse_path_`` (validation loss,
     ``(n_alphas, cv)``), ``path_`` (:class:`~sparsitylab.estimators.path.FeaturePath`),
