@@ -9,8 +9,10 @@ The diagnostics accept, by duck typing:
 * a ``(weights, biases)`` pair of lists of numpy arrays (activation ReLU unless told).
 
 Everything is converted to float64 numpy. An input gate is folded into the first weight matrix
-and evaluation-mode batch normalization into the layer's affine map, so the returned ``Dense``
-computes exactly what the network computes at prediction time.
+and evaluation-mode batch normalization into the layer's affine map (a batch-norm network needs
+its ``state``), and a network that ``sparsitylab.compact`` wrapped to read only some columns of
+``X`` gets zero rows for the other columns, so the returned ``Dense`` computes exactly what the
+network computes at prediction time, on the original ``X``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ class Dense:
         return self.weights[0].shape[0]
 
     @property
+    def n_outputs(self) -> int:
+        return self.weights[-1].shape[1]
+
+    @property
     def hidden(self) -> tuple[int, ...]:
         return tuple(w.shape[1] for w in self.weights[:-1])
 
@@ -63,13 +69,21 @@ class Dense:
         """Derivative of a piecewise linear activation given the on/off pattern."""
         return np.where(active, 1.0, _NEGATIVE_SLOPE[self.activation])
 
+    def check_X(self, X) -> np.ndarray:
+        """``X`` as finite float64 ``(n_samples, n_inputs)``; a 1-D ``X`` is one feature."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 0:
+            raise ValueError("X must be an array of samples (n_samples, n_features), got a scalar")
+        X = X[:, None] if X.ndim == 1 else X.reshape(len(X), int(np.prod(X.shape[1:])))
+        if X.shape[1] != self.n_inputs:
+            raise ValueError(f"X has {X.shape[1]} features, the network expects {self.n_inputs}")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or infinite values")
+        return X
+
     def forward(self, X) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """``(output, pre-activations, post-activations)`` of every hidden layer."""
-        h = np.asarray(X, dtype=np.float64)
-        if h.ndim == 1:
-            h = h[:, None]
-        if h.shape[1] != self.n_inputs:
-            raise ValueError(f"X has {h.shape[1]} features, the network expects {self.n_inputs}")
+        h = self.check_X(X)
         pre, post = [], []
         for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
             z = h @ w + b
@@ -79,11 +93,62 @@ class Dense:
         return h @ self.weights[-1] + self.biases[-1], pre, post
 
 
+def check_targets(y, n: int, n_outputs: int) -> np.ndarray:
+    """Regression targets as finite float64 ``(n, n_outputs)``; ``(n,)`` is read as one output."""
+    if n == 0:
+        raise ValueError("X has no rows")
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 1 and n_outputs == 1:
+        y = y[:, None]
+    if y.shape != (n, n_outputs):
+        want = f"({n},) or ({n}, 1)" if n_outputs == 1 else f"({n}, {n_outputs})"
+        raise ValueError(
+            f"y has shape {y.shape}, but X has {n} rows and the network {n_outputs} output(s): "
+            f"y must have shape {want}"
+        )
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinite values")
+    return y
+
+
 def _np(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
+def unwrap(network):
+    """``(columns or None, n_features, inner network)``: ``sparsitylab.compact`` wraps a network
+    whose inputs it dropped so that it reads ``X[:, columns]`` of ``n_features`` columns (read by
+    duck typing, ``columns`` / ``inner`` / ``n_features``: the diagnostics do not import
+    ``sparse``)."""
+    inner = getattr(network, "inner", None)
+    if inner is not None and hasattr(network, "columns"):
+        return np.asarray(network.columns, dtype=np.intp), int(network.n_features), inner
+    return None, None, network
+
+
+def pad_rows(w: np.ndarray, columns: np.ndarray, n_features: int) -> np.ndarray:
+    """The ``(n_features, ...)`` array with ``w``'s rows at ``columns`` and zeros elsewhere."""
+    full = np.zeros((n_features, *w.shape[1:]), dtype=w.dtype)
+    full[columns] = w
+    return full
+
+
+def engine_parts(model, member: int = 0):
+    """``(network, params, state or None)`` of an engine model (one member of an estimator, or a
+    ``(network, params[, state])`` tuple), ``None`` for any other model."""
+    if hasattr(model, "network_") and hasattr(model, "params_"):
+        params = _member(model.params_, member)
+        state = _member(model.state_, member) if getattr(model, "state_", None) else None
+        return model.network_, params, state
+    if isinstance(model, tuple | list) and len(model) in (2, 3):
+        first = model[0]
+        if hasattr(first, "init") and hasattr(first, "apply"):
+            return first, model[1], model[2] if len(model) == 3 else None
+    return None
+
+
 def _from_engine(network, params, state=None) -> Dense:
+    columns, n_features, network = unwrap(network)
     if not hasattr(network, "hidden") or not hasattr(network, "activation"):
         raise TypeError(
             f"{type(network).__name__} is not a fully connected network; the diagnostics read "
@@ -95,15 +160,26 @@ def _from_engine(network, params, state=None) -> Dense:
     n_hidden = len(network.hidden)
     for i, layer in enumerate(params):
         w = _np(layer["w"])
+        if w.ndim != 2:
+            raise ValueError(
+                f"layer {i}'s weights have shape {w.shape}, not (inputs, units): these params "
+                "carry a leading member axis (an estimator's params_ stack its members); pass "
+                "the estimator itself (with member=...) or the params of one member"
+            )
         b = _np(layer["b"]) if "b" in layer else np.zeros(w.shape[1])
         if i == 0 and "gate" in layer:
             w = _np(layer["gate"])[:, None] * w
         if i < n_hidden and "scale" in layer:
             stats = state[i] if state is not None else {}
-            mean = _np(stats.get("mean", np.zeros_like(b)))
-            var = _np(stats.get("var", np.ones_like(b)))
-            g = _np(layer["scale"]) / np.sqrt(var + BN_EPS)
-            w, b = w * g, (b - mean) * g + _np(layer["shift"])
+            if "mean" not in stats or "var" not in stats:
+                raise ValueError(
+                    "this network uses batch normalization, whose running mean and variance "
+                    "are in its state: pass (network, params, state), not (network, params)"
+                )
+            g = _np(layer["scale"]) / np.sqrt(_np(stats["var"]) + BN_EPS)
+            w, b = w * g, (b - _np(stats["mean"])) * g + _np(layer["shift"])
+        if i == 0 and columns is not None:  # zero rows for the columns the network does not read
+            w = pad_rows(w, columns, n_features)
         weights.append(w)
         biases.append(b)
     act = _ALIASES.get(network.activation, network.activation)
@@ -129,10 +205,9 @@ def as_dense(model, *, member: int = 0, activation: str | None = None) -> Dense:
     """Convert any supported model description to a :class:`Dense` (see the module docstring)."""
     if isinstance(model, Dense):
         return model
-    if hasattr(model, "network_") and hasattr(model, "params_"):
-        params = _member(model.params_, member)
-        state = _member(model.state_, member) if getattr(model, "state_", None) else None
-        return _from_engine(model.network_, params, state)
+    parts = engine_parts(model, member)
+    if parts is not None:
+        return _from_engine(*parts)
     if hasattr(model, "coefs_") and hasattr(model, "intercepts_"):
         act = activation or getattr(model, "activation", "relu")
         return Dense(
@@ -141,9 +216,6 @@ def as_dense(model, *, member: int = 0, activation: str | None = None) -> Dense:
             _ALIASES.get(act, act),
         )
     if isinstance(model, tuple | list) and len(model) in (2, 3):
-        first = model[0]
-        if hasattr(first, "init") and hasattr(first, "apply"):
-            return _from_engine(first, model[1], model[2] if len(model) == 3 else None)
         weights, biases = model[0], model[1]
         if len(weights) != len(biases) or not len(weights):
             raise ValueError("a (weights, biases) pair needs two lists of the same, nonzero length")

@@ -1,9 +1,11 @@
 """Curvature of the loss, and early stopping as L2 regularization (Goodfellow et al. 2016, 7.8).
 
-:func:`hessian_eigenvalues` differentiates the data-fit loss twice with respect to every weight and
-bias: the full Hessian (``jax.hessian``, then ``numpy.linalg.eigvalsh``) for small models, or the
-top eigenvalues by Lanczos iteration (``scipy.sparse.linalg.eigsh``) on Hessian-vector products
-(forward-over-reverse differentiation) when the Hessian is too big to form.
+:func:`hessian_eigenvalues` differentiates the data-fit loss twice with respect to every trainable
+parameter (for an engine network: weights, biases, input gate, batch-norm scale and shift, through
+the engine's forward pass at prediction time; otherwise weights and biases): the full Hessian
+(``jax.hessian``, then ``numpy.linalg.eigvalsh``) for small models, or the top eigenvalues by
+Lanczos iteration (``scipy.sparse.linalg.eigsh``) on Hessian-vector products (forward-over-reverse
+differentiation) when the Hessian is too big to form.
 
 :func:`early_stopping_vs_ridge` checks the classical equivalence on a quadratic
 ``C(w) = (w - w*)^T H (w - w*) / 2`` with ``H = Q diag(lambda) Q^T``: gradient descent from
@@ -19,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sparsitylab.diagnostics._model import as_dense
+from sparsitylab.diagnostics._model import as_dense, check_targets, engine_parts, unwrap
 from sparsitylab.diagnostics._plotting import new_figure
 
 EXACT_MAX_PARAMS = 3000
@@ -31,41 +33,94 @@ def _jax_activation(name: str):
     return ACTIVATIONS[name]
 
 
+def _class_codes(y, n: int, n_outputs: int, loss: str, classes) -> np.ndarray:
+    """Class codes for a cross-entropy loss: positions in ``classes`` (a classifier's
+    ``classes_``), or ``y`` itself read as codes ``0 .. n_classes - 1`` (``0 / 1`` for logistic)."""
+    if (loss == "logistic") != (n_outputs == 1):
+        raise ValueError(
+            f"loss={loss!r} needs a network with "
+            f"{'1 output' if loss == 'logistic' else 'one output per class (>= 2)'}; this one "
+            f"has {n_outputs} outputs"
+        )
+    if n == 0:
+        raise ValueError("X has no rows")
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"y must hold one class label per row of X, shape ({n},); got {y.shape}")
+    n_classes = max(n_outputs, 2)
+    if classes is not None:
+        classes = np.asarray(classes)
+        unseen = ~np.isin(y, classes)
+        if unseen.any():
+            raise ValueError(
+                f"y has labels not in the model's classes_ {classes.tolist()}: "
+                f"{np.unique(y[unseen])[:10].tolist()}"
+            )
+        if len(classes) != n_classes:
+            raise ValueError(f"the model has {len(classes)} classes_ but {n_outputs} outputs")
+        order = np.argsort(classes)
+        return order[np.searchsorted(classes, y, sorter=order)]
+    if y.dtype.kind not in "biuf" or not np.all((y == np.round(y)) & (y >= 0) & (y < n_classes)):
+        raise ValueError(
+            f"without classes_, y must hold the class codes 0 .. {n_classes - 1} (the network has "
+            f"{n_outputs} output(s)); got labels {np.unique(y)[:10].tolist()}: encode y, or pass "
+            "a classifier with classes_"
+        )
+    return y.astype(np.int64)
+
+
 def _loss_function(model, X, y, loss: str | None, member: int):
-    """Flat parameter vector and ``f(theta) -> data-fit loss`` of the model at ``(X, y)``."""
+    """Flat trainable parameters ``theta`` and ``f(theta) -> data-fit loss`` at ``(X, y)``."""
     import jax
     import jax.numpy as jnp
     from jax.flatten_util import ravel_pytree
 
-    net = as_dense(model, member=member)
-    act = _jax_activation(net.activation)
-    X = jnp.asarray(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
-    y = np.asarray(y)
+    net = as_dense(model, member=member)  # checks the model; reads the original columns of X
+    X = net.check_X(X)
     if loss is None:
         if hasattr(model, "classes_"):
-            loss = "logistic" if net.weights[-1].shape[1] == 1 else "softmax"
+            loss = "logistic" if net.n_outputs == 1 else "softmax"
         else:
             loss = "squared_error"
-    if loss in ("logistic", "softmax"):
-        classes = getattr(model, "classes_", np.unique(y))
-        y = np.searchsorted(classes, y)
-    elif loss != "squared_error":
+    if loss == "squared_error":
+        yj = jnp.asarray(check_targets(y, len(X), net.n_outputs))
+    elif loss in ("logistic", "softmax"):
+        classes = getattr(model, "classes_", None)
+        yj = jnp.asarray(_class_codes(y, len(X), net.n_outputs, loss, classes))
+    else:
         raise ValueError(f"unknown loss {loss!r}; valid options are "
                          "['logistic', 'softmax', 'squared_error']")  # fmt: skip
-    yj = jnp.asarray(y, dtype=jnp.float64 if loss == "squared_error" else jnp.int32)
-    params = [(jnp.asarray(w), jnp.asarray(b))
-              for w, b in zip(net.weights, net.biases, strict=True)]  # fmt: skip
+    parts = engine_parts(model, member)
+    if parts is None:  # weights and biases
+        act = _jax_activation(net.activation)
+        params = [(jnp.asarray(w), jnp.asarray(b))
+                  for w, b in zip(net.weights, net.biases, strict=True)]  # fmt: skip
+        Xj = jnp.asarray(X)
+
+        def forward(layers):
+            h = Xj
+            for i, (w, b) in enumerate(layers):
+                h = h @ w + b
+                if i < len(layers) - 1:
+                    h = act(h)
+            return h
+
+    else:  # the engine's own parameters and forward pass, in float64
+        network, params, state = parts
+        columns, _, network = unwrap(network)
+        Xj = jnp.asarray(X if columns is None else X[:, columns])
+        state = tuple({} for _ in params) if state is None else state
+        params, state = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), (params, state))
+
+        def forward(p):
+            return network.apply(p, state, Xj)[0]
+
     theta, unravel = ravel_pytree(params)
 
     def f(theta):
-        layers = unravel(theta)
-        h = X
-        for i, (w, b) in enumerate(layers):
-            h = h @ w + b
-            if i < len(layers) - 1:
-                h = act(h)
+        h = forward(unravel(theta))
         if loss == "squared_error":
-            return 0.5 * jnp.mean(jnp.sum((h - yj.reshape(len(h), -1)) ** 2, axis=1))
+            return 0.5 * jnp.mean(jnp.sum((h - yj) ** 2, axis=1))
         if loss == "logistic":
             z = h[:, 0]
             return jnp.mean(jax.nn.softplus(z) - yj * z)
@@ -79,10 +134,16 @@ def hessian_eigenvalues(
     model, X, y, k: int | None = None, *, loss: str | None = None, method: str = "auto",
     member: int = 0,
 ) -> np.ndarray:  # fmt: skip
-    """Largest eigenvalues of the Hessian of the data-fit loss at the model's parameters.
+    """Largest eigenvalues of the Hessian of the data-fit loss over the trainable parameters.
 
-    The loss is ``mean_i ||f(x_i) - y_i||^2 / 2`` for regression and the mean cross-entropy for
-    classifiers (models with ``classes_``), or as named by ``loss``. ``k=None`` returns all
+    The parameters are those training updates: for an engine network (an estimator, or a
+    ``(network, params[, state])`` tuple) every leaf of ``params`` (weights, biases, the input gate
+    of ``penalty="hadamard_input"``, batch-norm scale and shift; the running statistics are held
+    fixed, as at prediction time), else the weights and biases. The loss is
+    ``mean_i ||f(x_i) - y_i||^2 / 2`` for regression (``y`` of shape ``(n,)`` for one output, else
+    ``(n, n_outputs)``) and the mean cross-entropy for classifiers (models with ``classes_``; ``y``
+    holds labels from ``classes_``), or as named by ``loss`` (without ``classes_``, ``"logistic"`` /
+    ``"softmax"`` read ``y`` as the class codes ``0 .. n_classes - 1``). ``k=None`` returns all
     eigenvalues (exact method only). ``method``: ``"exact"`` (form the Hessian), ``"lanczos"``
     (Hessian-vector products) or ``"auto"`` (exact up to 3,000 parameters). Returns the ``k``
     largest eigenvalues, in decreasing order.

@@ -32,8 +32,8 @@ def _history(model, key: str, option: str, member: int) -> np.ndarray:
     expected = {"grad_norm": 2, "hamming": 1, "max_error": 1, "loss": 1, "val_loss": 1,
                 "sparsity": 2}.get(key, values.ndim)  # fmt: skip
     if values.ndim == expected + 1:  # one row per ensemble member
-        values = take_member(values, member)
-    return values
+        return take_member(values, member)
+    return take_member(values[None], member)  # a single member: only member 0 exists
 
 
 def _valid_epochs(values: np.ndarray) -> np.ndarray:

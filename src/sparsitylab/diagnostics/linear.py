@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sparsitylab.diagnostics._model import as_dense, require_piecewise_linear
+from sparsitylab.diagnostics._model import as_dense, check_targets, require_piecewise_linear
 from sparsitylab.diagnostics._plotting import new_figure
 
 
@@ -33,12 +33,12 @@ def collapse_nonnegative_relu(model, *, member: int = 0) -> tuple[np.ndarray, np
 
 
 def relu_vs_least_squares(model, X, y, *, member: int = 0) -> pd.Series:
-    """Training loss ``sum_i (f(x_i) - y_i)^2 / 2`` of the network beside that of least squares
+    """Training loss ``sum_i ||f(x_i) - y_i||^2 / 2`` of the network beside that of least squares
     (with an intercept), and whether the network is not worse (``network_not_worse``, up to a
-    relative ``1e-6``)."""
+    relative ``1e-6``). ``y`` is ``(n,)`` for one output, else ``(n, n_outputs)``."""
     net = as_dense(model, member=member)
-    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-    y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+    X = net.check_X(X)
+    y = check_targets(y, len(X), net.n_outputs)
     if np.any(X < 0):
         raise ValueError("relu_vs_least_squares is about non-negative features; X has negatives")
     pred, _, _ = net.forward(X)
@@ -51,14 +51,14 @@ def relu_vs_least_squares(model, X, y, *, member: int = 0) -> pd.Series:
 
 
 def plot_relu_vs_least_squares(model, X, y, *, member: int = 0):
-    """Predictions against targets for the network and for least squares."""
+    """Predictions against targets for the network and for least squares (first output)."""
     net = as_dense(model, member=member)
-    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-    y = np.asarray(y, dtype=np.float64).ravel()
+    s = relu_vs_least_squares(net, X, y)
+    X = net.check_X(X)
+    y = check_targets(y, len(X), net.n_outputs)[:, 0]
     pred = net.forward(X)[0][:, 0]
     A = np.column_stack([X, np.ones(len(X))])
     ls = A @ np.linalg.lstsq(A, y, rcond=None)[0]
-    s = relu_vs_least_squares(net, X, y)
     fig, ax = new_figure(figsize=(5, 5))
     ax.plot(y, pred, ".", label=f"network (loss {s['network_loss']:.4g})")
     ax.plot(y, ls, "x", ms=4, label=f"least squares (loss {s['least_squares_loss']:.4g})")

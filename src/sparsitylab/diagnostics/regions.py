@@ -8,8 +8,9 @@ of linear inequalities. The regions here are computed from the weights:
 * 1 input: layer by layer, each unit's pre-activation is affine on each current interval, so its
   zero is one division; cutting at those zeros and recursing gives the exact breakpoints.
 * 2 inputs: the same recursion with convex polygons cut by lines (exact, for small networks), or
-  the number of distinct patterns on a fine grid (any size; it can miss regions thinner than the
-  grid spacing, so it is a lower bound that converges to the exact count).
+  the number of distinct patterns on a fine grid, read only at points off the boundaries (any
+  size; it can miss regions thinner than the grid spacing, so it is a lower bound that converges
+  to the exact count).
 """
 
 from __future__ import annotations
@@ -186,13 +187,25 @@ def _grid(bounds, resolution: int):
     return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
 
 
-def _grid_region_ids(net: Dense, bounds, resolution: int):
-    xs, ys, pts = _grid(bounds, resolution)
+def _patterns(net: Dense, pts: np.ndarray) -> np.ndarray:
     _, pre, _ = net.forward(pts)
-    P = np.concatenate([z > 0 for z in pre], axis=1) if pre else np.zeros((len(pts), 0), bool)
-    packed = np.packbits(P, axis=1)
-    _, ids = np.unique(packed, axis=0, return_inverse=True)
-    return xs, ys, ids.reshape(resolution, resolution)
+    return np.concatenate([z > 0 for z in pre], axis=1) if pre else np.zeros((len(pts), 0), bool)
+
+
+def _grid_region_ids(net: Dense, bounds, resolution: int):
+    """Grid axes, a region id per grid point and whether the point is *interior*: its four
+    neighbours at ``1e-6`` grid steps share its pattern. The set of inputs with one pattern is
+    convex, so a pattern seen at five such non-collinear points is that of a two-dimensional
+    region; a point on a boundary ``z_u = 0`` can show the pattern of a line or a vertex."""
+    xs, ys, pts = _grid(bounds, resolution)
+    P = _patterns(net, pts)
+    step = 1e-6 * min(xs[1] - xs[0], ys[1] - ys[0])
+    interior = np.ones(len(pts), bool)
+    for d in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
+        interior &= np.all(_patterns(net, pts + np.array(d)) == P, axis=1)
+    _, ids = np.unique(np.packbits(P, axis=1), axis=0, return_inverse=True)
+    shape = (resolution, resolution)
+    return xs, ys, ids.reshape(shape), interior.reshape(shape)
 
 
 def _area(poly: np.ndarray) -> float:
@@ -254,8 +267,10 @@ def count_regions_2d(
 ) -> int:
     """Number of activation regions of a 2-input ReLU network in the box ``bounds``.
 
-    ``exact=False`` counts the distinct patterns on a ``resolution x resolution`` grid (a lower
-    bound: regions thinner than the grid spacing are missed); ``exact=True`` cuts the box into
+    ``exact=False`` counts the distinct patterns at the interior points of a
+    ``resolution x resolution`` grid, those whose neighbours at ``1e-6`` grid steps share their
+    pattern (a lower bound: each pattern counted is a two-dimensional region's, and regions
+    thinner than the grid spacing are missed); ``exact=True`` cuts the box into
     convex polygons layer by layer (exact, cost grows with the number of regions: small networks).
     """
     net = as_dense(model, member=member)
@@ -263,8 +278,8 @@ def count_regions_2d(
     _check_inputs(net, (2,), "count_regions_2d")
     if exact:
         return len(_cells_2d(net, bounds))
-    _, _, ids = _grid_region_ids(net, bounds, resolution)
-    return int(ids.max()) + 1
+    _, _, ids, interior = _grid_region_ids(net, bounds, resolution)
+    return len(np.unique(ids[interior]))
 
 
 def region_bound(n_inputs: int, hidden: Sequence[int]) -> int:
@@ -288,12 +303,12 @@ def plot_count_regions_2d(
     net = as_dense(model, member=member)
     require_piecewise_linear(net, "linear-region analysis")
     _check_inputs(net, (2,), "plot_count_regions_2d")
-    xs, ys, ids = _grid_region_ids(net, bounds, resolution)
+    xs, ys, ids, interior = _grid_region_ids(net, bounds, resolution)
     n = int(ids.max()) + 1
     fig, ax = new_figure(figsize=(5.5, 5))
     perm = np.random.default_rng(0).permutation(n)  # neighbours get unrelated colours
     ax.pcolormesh(xs, ys, perm[ids], cmap=_categorical_cmap(n), shading="auto")
-    title = f"{n} patterns on a {resolution}x{resolution} grid"
+    title = f"{len(np.unique(ids[interior]))} regions on a {resolution}x{resolution} grid"
     if exact:
         cells = _cells_2d(net, bounds)
         for poly, _ in cells:

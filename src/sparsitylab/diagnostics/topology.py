@@ -53,7 +53,7 @@ def geodesic_distances(points, k: int = DEFAULT_K) -> np.ndarray:
     return shortest_path(G, method="D", directed=False, unweighted=True)
 
 
-def _check_points(points, k: int, max_dim: int) -> np.ndarray:
+def _check_points(points, k: int, max_dim: int, scale: float) -> np.ndarray:
     X = np.asarray(points, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"points must be a 2-D array (n_points, n_dims), got shape {X.shape}")
@@ -63,6 +63,8 @@ def _check_points(points, k: int, max_dim: int) -> np.ndarray:
         raise ValueError(f"k must be >= 1, got {k}")
     if max_dim < 0:
         raise ValueError(f"max_dim must be >= 0, got {max_dim}")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number of graph hops, got {scale}")
     need = max(MIN_POINTS, k + 1)
     if X.shape[0] < need:
         raise ValueError(
@@ -80,7 +82,7 @@ def betti_numbers(
     ``k``: neighbours in the kNN graph; ``scale``: the Vietoris-Rips scale in graph hops;
     ``max_dim``: the highest homology dimension (2 needs tetrahedra: keep the cloud small).
     """
-    X = _check_points(points, k, max_dim)
+    X = _check_points(points, k, max_dim, scale)
     D = geodesic_distances(X, k)
     finite = np.isfinite(D)
     D[~finite] = 2.0 * scale + 2.0 + (D[finite].max() if finite.any() else 0.0)
@@ -93,7 +95,7 @@ def betti_numbers(
 
 def plot_betti_numbers(points, k: int = DEFAULT_K, scale: float = DEFAULT_SCALE, max_dim=1):
     """The point cloud (first two coordinates) titled with its Betti numbers."""
-    X = _check_points(points, k, max_dim)
+    X = _check_points(points, k, max_dim, scale)
     betti = betti_numbers(X, k=k, scale=scale, max_dim=max_dim)
     fig, ax = new_figure(figsize=(5, 5))
     ax.scatter(X[:, 0], X[:, 1] if X.shape[1] > 1 else np.zeros(len(X)), s=3)
@@ -106,8 +108,9 @@ def plot_betti_numbers(points, k: int = DEFAULT_K, scale: float = DEFAULT_SCALE,
 def layer_representations(model, X, *, member: int = 0) -> list[np.ndarray]:
     """The input followed by every hidden layer's output (after the activation) and the output."""
     net = as_dense(model, member=member)
+    X = net.check_X(X)
     out, _, post = net.forward(X)
-    return [np.asarray(X, dtype=np.float64), *post, out]
+    return [X, *post, out]
 
 
 def betti_through_layers(
@@ -121,6 +124,8 @@ def betti_through_layers(
     """
     y = np.asarray(y)
     reps = layer_representations(model, X, member=member)
+    if y.shape != (len(reps[0]),):
+        raise ValueError(f"y must hold one label per row of X ({len(reps[0])}), got {y.shape}")
     rows = []
     for layer, H in enumerate(reps):
         for c in np.unique(y):

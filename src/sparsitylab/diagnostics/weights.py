@@ -3,7 +3,9 @@
 Weights are read as trained, from an estimator's ``params_`` (member 0 by default), a
 ``(network, params)`` pair, scikit-learn's ``coefs_``, or a plain list of weight arrays, except that
 an input gate is folded into the first layer: the inputs meet ``gate[:, None] * W1``. Batch norm is
-not folded. Layer ``i`` is the ``i``-th weight tensor (the first layer may be a convolution).
+not folded. Layer ``i`` is the ``i``-th weight tensor (the first layer may be a convolution). The
+per-feature functions give one row per column of the original ``X``: for a network that
+``sparsitylab.compact`` narrowed to some columns, the dropped columns have zero weights.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sparsitylab.diagnostics._model import take_member
+from sparsitylab.diagnostics._model import pad_rows, take_member, unwrap
 from sparsitylab.diagnostics._plotting import new_figure
 
 DEFAULT_THRESHOLDS = (0.0, 1e-8, 1e-6, 1e-4, 1e-2)
@@ -46,6 +48,19 @@ def layer_weights(model, *, member: int = 0) -> list[np.ndarray]:
         f"cannot read weights from {type(model).__name__}; pass a fitted estimator, a "
         "(network, params) pair or a list of weight arrays"
     )
+
+
+def _first_layer_per_feature(model, member: int, what: str) -> np.ndarray:
+    """The dense first layer ``(n_features, units)``, one row per column of the original ``X``
+    (zero rows for the columns a compacted network does not read)."""
+    w = layer_weights(model, member=member)[0]
+    if w.ndim != 2:
+        raise ValueError(f"{what} reads a dense first layer (n_inputs, units)")
+    network = getattr(model, "network_", None)
+    if network is None and isinstance(model, tuple | list) and hasattr(model[0], "apply"):
+        network = model[0]
+    columns, n_features, _ = unwrap(network)
+    return w if columns is None else pad_rows(w, columns, n_features)
 
 
 def sparsity_by_layer(model, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, *, member=0):
@@ -92,15 +107,14 @@ def plot_sparsity_by_layer(model, thresholds: Sequence[float] = DEFAULT_THRESHOL
 def mean_abs_weight_per_feature(model, feature_names=None, *, member: int = 0) -> pd.Series:
     """For each input feature, the mean of ``|w|`` over its first-layer weights (all units).
 
-    With an input gate (``penalty="hadamard_input"``) the first layer is ``gate[:, None] * W1``.
+    With an input gate (``penalty="hadamard_input"``) the first layer is ``gate[:, None] * W1``;
+    a column that a compacted network does not read has ``0``.
 
     The report's measure of how much a network uses a feature. Rows are named by
     ``feature_names``, else by the model's ``feature_names_in_`` (fitted on pandas; one per
     first-layer input), else ``x0, x1, ...``.
     """
-    w = layer_weights(model, member=member)[0]
-    if w.ndim != 2:
-        raise ValueError("mean_abs_weight_per_feature reads a dense first layer (n_inputs, units)")
+    w = _first_layer_per_feature(model, member, "mean_abs_weight_per_feature")
     fitted_names = getattr(model, "feature_names_in_", None)
     if feature_names is None and fitted_names is not None and len(fitted_names) == len(w):
         feature_names = fitted_names
@@ -124,10 +138,8 @@ def effective_n_features(model, tol: float = 0.0, *, member: int = 0) -> int:
 
     A feature whose outgoing weights are all (near) zero does not reach the network's output.
     """
-    s = layer_weights(model, member=member)[0]
-    if s.ndim != 2:
-        raise ValueError("effective_n_features reads a dense first layer (n_inputs, units)")
-    return int(np.count_nonzero(np.any(np.abs(s) > tol, axis=1)))
+    w = _first_layer_per_feature(model, member, "effective_n_features")
+    return int(np.count_nonzero(np.any(np.abs(w) > tol, axis=1)))
 
 
 def weight_histograms(model, bins: int = 50, *, member: int = 0) -> pd.DataFrame:
