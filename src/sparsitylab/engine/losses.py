@@ -59,11 +59,16 @@ def get_loss(name: str):
 
 
 def datafit(loss, pred, y, sample_weight=None):
-    """Weighted mean of the per-sample loss; an all-zero weight vector gives 0."""
-    per_sample = loss(pred, y)
+    """Weighted mean of the per-sample loss, ``sum_i w_i l_i / sum_i w_i``; an all-zero weight
+    vector gives 0.
+
+    A row of weight 0 contributes nothing to the value or to the gradient, even where its loss
+    or the loss's derivative overflows (``0 * inf`` would be NaN in either pass): its prediction
+    is replaced by 0 before the loss (the gradient of the select is 0 there) and its term by 0
+    after it."""
     if sample_weight is None:
-        return jnp.mean(per_sample)
-    total = jnp.sum(sample_weight)
-    # a row of weight 0 costs nothing even where its loss overflows (0 * inf would be NaN)
-    weighted = jnp.where(sample_weight > 0, sample_weight * per_sample, 0.0)
-    return jnp.sum(weighted) / jnp.maximum(total, 1e-12)
+        return jnp.mean(loss(pred, y))
+    keep = sample_weight > 0
+    per_sample = loss(jnp.where(keep[:, None], pred, 0.0), y)
+    weighted = jnp.where(keep, sample_weight * per_sample, 0.0)
+    return jnp.sum(weighted) / jnp.maximum(jnp.sum(sample_weight), 1e-12)

@@ -26,6 +26,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # Every matrix product and convolution of the engine runs at full float32 precision. On CPUs this
 # is what XLA does anyway; on GPUs JAX's default lets float32 products use TF32 (10-bit
@@ -92,6 +93,20 @@ def check_choice(kind: str, value, options) -> None:
     """Raise a ValueError naming the valid options when ``value`` is not one of them."""
     if value not in options:
         raise ValueError(f"unknown {kind} {value!r}; valid options are {sorted(options)}")
+
+
+def check_number(name: str, value, ok, expected: str) -> None:
+    """Raise a ValueError when ``value`` is concrete (a Python or numpy number or array) and
+    ``ok(value)`` fails somewhere (NaN fails every bound); ``expected`` says what ``name`` must
+    be and what to use instead. Traced and device arrays are left alone: hyperparameters are
+    array leaves, traced under ``vmap``; ``trainer.train`` checks them again with numpy."""
+    if not isinstance(value, int | float | np.ndarray | np.generic):
+        return
+    a = np.asarray(value, dtype=np.float64)
+    good = np.asarray(ok(a), dtype=bool)
+    if not np.all(good):
+        bad = a if a.ndim == 0 else a[~np.broadcast_to(good, a.shape)][:5]
+        raise ValueError(f"{name} must be {expected}; got {bad.tolist()!r}")
 
 
 def _initializer(init):

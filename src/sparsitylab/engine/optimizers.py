@@ -29,9 +29,10 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from sparsitylab.engine.networks import check_choice
+from sparsitylab.engine.networks import check_choice, check_number
 from sparsitylab.engine.penalties import WEIGHTS, Penalty, Selector
 
 OPTIMIZERS = (
@@ -49,7 +50,9 @@ OPTIMIZERS = (
 
 @dataclass(frozen=True)
 class Optimizer:
-    """An optimizer's name (static) and its hyperparameters (arrays, batchable)."""
+    """An optimizer's name (static) and its hyperparameters (arrays, batchable): a finite
+    ``learning_rate >= 0`` and ``weight_decay >= 0``, ``0 <= momentum < 1`` (checked here when
+    they are numbers, and by ``trainer.train`` when they are arrays)."""
 
     name: str = "adam"
     learning_rate: float = 1e-3
@@ -58,6 +61,12 @@ class Optimizer:
 
     def __post_init__(self):
         check_choice("optimizer", self.name, OPTIMIZERS)
+        finite = lambda x: (x >= 0) & (x < np.inf)  # noqa: E731
+        check_number("learning_rate", self.learning_rate, finite, "finite and >= 0")
+        check_number("weight_decay", self.weight_decay, finite, "finite and >= 0 (0: none)")
+        check_number(
+            "momentum", self.momentum, lambda b: (b >= 0) & (b < 1), "in [0, 1) (0.9 is usual)"
+        )
 
 
 jax.tree_util.register_dataclass(
@@ -144,8 +153,6 @@ def build(opt: Optimizer, penalty: Penalty) -> optax.GradientTransformation:
     that names other coordinates (``Penalty.coordinates``: the Hadamard input gate's products)
     has the rule run in them.
     """
-    if isinstance(opt.momentum, int | float) and not 0 <= opt.momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {opt.momentum!r}")
     rule = _rule(opt)
     tail = optax.chain(
         decoupled_weight_decay(opt.weight_decay), optax.scale_by_learning_rate(opt.learning_rate)

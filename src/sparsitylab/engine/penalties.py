@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 
-from sparsitylab.engine.networks import check_choice
+from sparsitylab.engine.networks import check_choice, check_number
 from sparsitylab.engine.prox import (
     group_soft_threshold,
     group_soft_threshold_diagonal,
     project_l2_ball,
+    project_l2_ball_diagonal,
     soft_threshold,
 )
 
@@ -101,6 +102,10 @@ def _register(data: list[str], meta: list[str]):
     return wrap
 
 
+def _check_alpha(name, alpha):
+    check_number(f"{name} alpha", alpha, lambda a: a >= 0, ">= 0 (0 for no penalty)")
+
+
 def _l1_distance(params, grads, where, lam):
     """Largest distance of ``-grad`` to ``lam * d|w|`` over the selected leaves."""
     dists = [
@@ -149,6 +154,7 @@ class L1(Penalty):
 
     def __post_init__(self):
         check_choice("L1 mode", self.mode, ("prox", "subgradient"))
+        _check_alpha("L1", self.alpha)
 
     def value(self, params):
         return self.alpha * _sum(jnp.sum(jnp.abs(v)) for v in selected(params, self.where))
@@ -181,6 +187,9 @@ class L2(Penalty):
     alpha: float = 1e-3
     where: Selector = WEIGHTS
 
+    def __post_init__(self):
+        _check_alpha("L2", self.alpha)
+
     def value(self, params):
         return 0.5 * self.alpha * _sum(jnp.sum(v * v) for v in selected(params, self.where))
 
@@ -197,6 +206,15 @@ class ElasticNet(Penalty):
     alpha: float = 1e-3
     l1_ratio: float = 0.5
     where: Selector = WEIGHTS
+
+    def __post_init__(self):
+        _check_alpha("ElasticNet", self.alpha)
+        check_number(
+            "ElasticNet l1_ratio",
+            self.l1_ratio,
+            lambda r: (r >= 0) & (r <= 1),
+            "in [0, 1] (1 for the lasso, 0 for ridge)",
+        )
 
     def value(self, params):
         return self.alpha * _sum(
@@ -243,6 +261,7 @@ class GroupLasso(Penalty):
 
     def __post_init__(self):
         check_choice("group", self.over, ("input", "neurons"))
+        _check_alpha("GroupLasso", self.alpha)
 
     def _where(self, params) -> Selector:
         if self.over == "input":
@@ -286,10 +305,25 @@ class GroupLasso(Penalty):
 @dataclass(frozen=True)
 class MaxNorm(Penalty):
     """The constraint ``||incoming weights of each unit||_2 <= max_norm``, kept by projecting
-    after every step (Srivastava et al. 2014). Its value is 0 on the feasible set."""
+    after every step (Srivastava et al. 2014). Its value is 0 on the feasible set.
+
+    The projection is taken in the optimizer's metric, as every prox is: with a scalar step (SGD,
+    momentum) it is the Euclidean one, ``w <- w min(1, c / ||w||)`` (Keras' ``MaxNorm``); with a
+    per-coordinate step ``t`` (the adaptive rules) it is ``argmin_z sum (z - w)^2 / (2 t)`` over
+    ``||z|| <= c``, ``z = w / (1 + mu t)`` with ``mu >= 0`` such that ``||z|| = c``
+    (:func:`~sparsitylab.engine.prox.project_l2_ball_diagonal`). Its fixed points then satisfy
+    the constraint's KKT conditions, ``-grad = mu w`` with ``mu >= 0`` on a unit at the bound;
+    a Euclidean projection after an adaptive step would settle elsewhere, at a distance that does
+    not shrink with the learning rate.
+    """
 
     max_norm: float = 3.0
     where: Selector = WEIGHTS
+
+    def __post_init__(self):
+        check_number(
+            "MaxNorm max_norm", self.max_norm, lambda c: c > 0, "> 0 (no MaxNorm for no bound)"
+        )
 
     def value(self, params):
         return _ZERO
@@ -299,16 +333,43 @@ class MaxNorm(Penalty):
         return True
 
     def prox(self, params, step):
-        def project(v):
-            return project_l2_ball(v, self.max_norm, tuple(range(v.ndim - 1)))
+        def project(v, t):
+            axes = tuple(range(v.ndim - 1))
+            if jnp.ndim(t):  # a per-coordinate step: the projection in its diagonal metric
+                return project_l2_ball_diagonal(v, t, self.max_norm, axes)
+            return project_l2_ball(v, self.max_norm, axes)
 
-        return map_selected(project, params, self.where)
+        return map_selected_with_step(project, params, step, self.where)
 
 
 @_register(["terms"], [])
 @dataclass(frozen=True)
 class Sum(Penalty):
-    """Several penalties at once: values and smooth parts add, proximal steps apply in turn."""
+    """Several penalties at once: values and smooth parts add, proximal steps apply in turn, in
+    the order of ``terms``.
+
+    Proximal steps in turn are the proximal step of the sum (so that fixed points are stationary
+    points of ``loss + sum Omega``) only where the terms do not interact; the cases used here,
+    checked against numerical minimizers in ``tests/test_engine_audit.py``:
+
+    * terms on disjoint leaves or disjoint coordinates (the prox of a separable sum is taken
+      piece by piece), and terms without a prox (``L2``, ``L1(mode="subgradient")``);
+    * ``Mask`` first, then any penalty here: every prox keeps a zero at zero, so the second stays
+      on the mask's subspace and ``(w - z) / t`` differs from its subgradient by a vector on the
+      masked coordinates (the subspace's normal cone);
+    * ``L1`` or ``ElasticNet``, then ``MaxNorm``, in any metric: the projection
+      ``z = s / (1 + mu t)`` of the soft-thresholded ``s`` keeps its signs and zeros, so
+      ``(w - z) / t = (w - s) / t + mu z`` lies in ``alpha d|z| + mu z``;
+    * ``GroupLasso(over="neurons")``, then ``MaxNorm``, under a scalar step (SGD, momentum):
+      both scale a unit's incoming weights along themselves. Under a per-coordinate step
+      (the adaptive rules) they do not commute: the exact prox is the group prox where that lies
+      in the ball and the diagonal projection of ``w`` itself elsewhere; in turn, the fixed
+      points are off by an amount proportional to the learning rate.
+
+    Terms on overlapping groups are not exact: ``GroupLasso(over="input")`` (rows of the first
+    layer) or ``HadamardInput`` (its product rows) with ``MaxNorm`` (its columns) have fixed
+    points that move with the learning rate. The estimators refuse ``max_norm`` with these.
+    """
 
     terms: tuple[Penalty, ...] = field(default_factory=tuple)
 
@@ -368,6 +429,9 @@ class HadamardInput(Penalty):
     """
 
     alpha: float = 1e-3
+
+    def __post_init__(self):
+        _check_alpha("HadamardInput", self.alpha)
 
     def value(self, params):
         first = params[0]

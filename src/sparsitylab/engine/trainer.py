@@ -55,7 +55,7 @@ import numpy as np
 import optax
 
 from sparsitylab.engine.losses import datafit, get_loss
-from sparsitylab.engine.networks import check_choice
+from sparsitylab.engine.networks import check_choice, check_number
 from sparsitylab.engine.optimizers import Optimizer, build, build_lbfgs
 from sparsitylab.engine.penalties import Penalty
 
@@ -101,7 +101,11 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Member:
-    """One configuration. Every leaf may carry a leading axis of size ``M`` (a batch)."""
+    """One configuration. Every leaf may carry a leading axis of size ``M`` (a batch).
+
+    ``dropout_rate`` is in ``[0, 1)``; ``train_weight`` (and ``val_weight``, on the validation
+    rows or, without ``Data.X_val``, on the training rows) are finite and ``>= 0``, one per row.
+    """
 
     key: Any
     penalty: Penalty
@@ -109,6 +113,14 @@ class Member:
     dropout_rate: Any
     train_weight: Any
     val_weight: Any = None
+
+    def __post_init__(self):
+        check_number(
+            "dropout_rate",
+            self.dropout_rate,
+            lambda r: (r >= 0) & (r < 1),
+            "in [0, 1) (the fraction of hidden units dropped; 0: no dropout)",
+        )
 
 
 jax.tree_util.register_dataclass(
@@ -548,13 +560,116 @@ def _compiled(network, config, geometry, batched):
     return jax.jit(jax.vmap(fit, in_axes=(0, None)) if batched else fit)
 
 
-def train(network, config: TrainConfig, data: Data, members: Member) -> TrainResult:
-    """Train the stacked ``members`` (leading axis ``M``) of ``network`` on ``data``."""
+def _all_finite(a) -> bool:
+    """Whether every value of ``a`` is finite (integers always are); a device array is checked
+    where it lies."""
+    xp = jnp if isinstance(a, jax.Array) else np
+    a = a if xp is jnp else np.asarray(a)
+    return not xp.issubdtype(a.dtype, xp.inexact) or bool(xp.all(xp.isfinite(a)))
+
+
+def _check_targets(name, y, n_rows, x_name, network, loss):
+    """``y`` as ``loss`` reads it: one row per row of ``x_name``; 1-D class indices in
+    ``[0, n_outputs)`` for ``"softmax"``, else ``(n_rows, n_outputs)``, finite (``>= 0`` for
+    ``"poisson"``)."""
+    shape = np.shape(y)
+    n_outputs = getattr(network, "n_outputs", None)
+    if loss == "softmax":
+        if len(shape) != 1 or shape[0] != n_rows:
+            raise ValueError(
+                f"with loss='softmax' {name} must be 1-D class indices, one per row of {x_name} "
+                f"({n_rows},); got shape {shape}"
+            )
+        codes = np.asarray(y)
+        high = np.inf if n_outputs is None else n_outputs
+        if not np.all((codes >= 0) & (codes < high) & (codes == np.floor(codes))):
+            raise ValueError(
+                f"with loss='softmax' {name} must hold integer class indices in [0, {high}) "
+                "(encode labels as 0, 1, ..., n_classes - 1)"
+            )
+        return
+    if len(shape) != 2 or shape[0] != n_rows:
+        hint = f" (a 1-D target: pass {name}[:, None])" if len(shape) == 1 else ""
+        raise ValueError(
+            f"{name} must be 2-D, (n_samples, n_outputs), with one row per row of {x_name} "
+            f"({n_rows}); got shape {shape}{hint}"
+        )
+    if n_outputs is not None and shape[1] != n_outputs:
+        raise ValueError(
+            f"{name} has {shape[1]} column(s) but the network has {n_outputs} output(s); give "
+            f"{name} one column per output"
+        )
+    if not _all_finite(y):
+        raise ValueError(f"{name} contains NaN or infinite values; drop or impute those rows")
+    if loss == "poisson" and not np.all(np.asarray(y) >= 0):
+        raise ValueError(f"with loss='poisson' {name} must be >= 0 (counts or rates)")
+
+
+def _check_weights(name, w, m, n, rows):
+    """``w`` of shape ``(m, n)`` (``m=None``: any number of members), finite and ``>= 0``."""
+    w = np.asarray(w)
+    if w.ndim != 2 or w.shape[1] != n or (m is not None and w.shape[0] != m):
+        raise ValueError(
+            f"{name} must be (M, {n}): one weight per row of {rows} for each of the M members "
+            f"(stack members with stack_members); got shape {w.shape}"
+        )
+    if not np.all(np.isfinite(w) & (w >= 0)):
+        raise ValueError(
+            f"{name} must be finite and >= 0 (a weight of 0 leaves the row out); got "
+            f"{w[~(np.isfinite(w) & (w >= 0))][:5].tolist()}"
+        )
+
+
+def check_inputs(network, config: TrainConfig, data: Data, members: Member) -> None:
+    """Refuse, with numpy and before anything is traced, what ``train`` would otherwise read
+    wrongly or fail on deep inside JAX: ``X`` 2-D with the network's ``n_inputs`` columns,
+    targets as :func:`_check_targets` says, ``X_val`` and ``y_val`` given together with ``X``'s
+    columns, finite inputs, weights of shape ``(M, n)`` finite and ``>= 0`` (each member with
+    some positive training weight), and the members' hyperparameters in their ranges."""
+    X = data.X
+    if np.ndim(X) != 2:
+        raise ValueError(f"X must be 2-D, (n_samples, n_features); got shape {np.shape(X)}")
+    n, p = np.shape(X)
+    n_inputs = getattr(network, "n_inputs", None)
+    if n_inputs is not None and p != n_inputs:
+        raise ValueError(
+            f"X has {p} column(s) but the network takes {n_inputs} input(s); give X the "
+            "network's columns or build the network for X"
+        )
+    if not _all_finite(X):
+        raise ValueError("X contains NaN or infinite values; drop or impute them first")
+    _check_targets("y", data.y, n, "X", network, config.loss)
+    if (data.X_val is None) != (data.y_val is None):
+        raise ValueError(
+            "X_val and y_val go together: give both (separate validation rows) or neither "
+            "(validation weights then refer to the training rows)"
+        )
+    n_val = n
+    if data.X_val is not None:
+        if np.ndim(data.X_val) != 2 or np.shape(data.X_val)[1] != p:
+            raise ValueError(
+                f"X_val must be 2-D with X's {p} column(s); got shape {np.shape(data.X_val)}"
+            )
+        if not _all_finite(data.X_val):
+            raise ValueError("X_val contains NaN or infinite values; drop or impute them first")
+        n_val = np.shape(data.X_val)[0]
+        _check_targets("y_val", data.y_val, n_val, "X_val", network, config.loss)
     tw = np.asarray(members.train_weight)
-    if tw.ndim != 2 or tw.shape[1] != np.shape(data.X)[0]:
-        raise ValueError(f"train weights must be (M, n_samples), got {tw.shape}")
+    _check_weights("train_weight", tw, None, n, "X")
     if np.any(tw.sum(axis=1) <= 0):
         raise ValueError("every member needs at least one training row with positive weight")
+    if members.val_weight is not None:
+        rows = "X" if data.X_val is None else "X_val"
+        _check_weights("val_weight", members.val_weight, tw.shape[0], n_val, rows)
+    # rebuilt with numpy leaves, the penalty, optimizer and member check their numbers
+    jax.tree.map(np.asarray, members)
+
+
+def train(network, config: TrainConfig, data: Data, members: Member) -> TrainResult:
+    """Train the stacked ``members`` (leading axis ``M``) of ``network`` on ``data`` (checked
+    first by :func:`check_inputs`)."""
+    check_inputs(network, config, data, members)
+    tw = np.asarray(members.train_weight)
     if members.optimizer.name == "lbfgs":
         if config.batch_size is not None and config.batch_size < tw.shape[1]:
             raise ValueError("L-BFGS trains on the full batch: use batch_size=None")

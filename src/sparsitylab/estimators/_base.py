@@ -45,8 +45,23 @@ PENALTIES = (
 )
 
 
+def check_max_norm(name, max_norm):
+    """Refuse ``max_norm`` with a penalty on the first layer's input rows: the max-norm
+    projection acts on its columns (each unit's incoming weights), the two groups overlap, and
+    proximal steps in turn are then not the proximal step of the sum (their fixed points move
+    with the learning rate; see ``engine.penalties.Sum``)."""
+    if max_norm is not None and name in ("group_input", "hadamard_input"):
+        raise ValueError(
+            f"max_norm cannot be combined with penalty={name!r}: the max-norm constraint acts on "
+            "each unit's incoming weights (the first layer's columns) and the penalty on its "
+            "input rows, and the training's proximal steps cannot keep both exactly. Set "
+            "max_norm=None, or use max_norm with another penalty (e.g. 'l1' or 'elasticnet')"
+        )
+
+
 def make_penalty(name, alpha, l1_ratio, max_norm):
     """The engine penalty for the estimator parameters (``None``: no penalty)."""
+    check_max_norm(name, max_norm)
     terms = {
         None: (),
         "l1": (L1(alpha),),
@@ -209,6 +224,7 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
 
     def _check_params(self):
         self._validate_params()
+        check_max_norm(self.penalty, self.max_norm)
         for name in self.record:
             if name not in RECORDS:
                 raise ValueError(f"unknown record {name!r}; valid options are {sorted(RECORDS)}")

@@ -50,7 +50,8 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
     weight_decay : float >= 0, default 0.0
         Decoupled weight decay per step (times the learning rate).
     max_norm : float or None
-        Bound on each unit's incoming weight norm.
+        Bound on each unit's incoming weight norm (projected in the optimizer's metric; refused
+        with ``penalty="group_input"`` or ``"hadamard_input"``, whose groups it would cut across).
     dropout : float in [0, 1), default 0.0
         Inverted dropout after each hidden activation; identity at evaluation.
     batch_norm : bool, default False
