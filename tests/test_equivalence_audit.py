@@ -71,7 +71,9 @@ def test_logistic_kkt_includes_the_intercept(imbalanced, monkeypatch):
         return res, b - 0.1
 
     monkeypatch.setattr(hadamard, "fit_logistic", shifted)
-    model = sl.HadamardLogisticRegression(alpha=alpha).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="HadamardLogisticRegression"):
+        model = sl.HadamardLogisticRegression(alpha=alpha).fit(X, y)
+    assert not model.certificate_.converged  # judged by its own KKT, the intercept's included
     beta, b = model.coef_[0], model.intercept_[0]
     rho = y - 1 / (1 + np.exp(-(X @ beta + b)))
     g = X.T @ rho / len(y)

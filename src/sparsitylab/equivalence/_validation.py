@@ -7,6 +7,8 @@ number or blame a derived quantity (an alpha computed from NaN data) for it.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.utils.validation import check_array, check_X_y
 
@@ -14,6 +16,35 @@ from sklearn.utils.validation import check_array, check_X_y
 def check_Xy(X, y):
     """``X`` as a finite 2-D float array, ``y`` as a finite 1-D float array of the same length."""
     return check_X_y(X, y, dtype=np.float64, y_numeric=True)
+
+
+def check_positive(value, name, *, upper=None):
+    """``value`` as a float: a real number, not a bool, finite and > 0 (and <= ``upper``)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number > 0, got {value!r}.")
+    if not value > 0 or (upper is not None and value > upper):
+        bound = "> 0" if upper is None else f"in (0, {upper:g}]"
+        raise ValueError(f"{name} must be {bound}, got {value!r}.")
+    return float(value)
+
+
+def check_alpha(alpha):
+    """A single alpha (the weight decay, the sparse penalty's strength): finite and > 0."""
+    try:
+        return check_positive(alpha, "alpha")
+    except ValueError as err:
+        raise ValueError(
+            f"{err} alpha is the weight decay of the network and the strength of the sparse "
+            "penalty (alpha = 0 is unpenalised least squares: use "
+            "sklearn.linear_model.LinearRegression)."
+        ) from None
+
+
+def check_positive_int(value, name):
+    """``value`` as an int >= 1 (not a bool)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
 
 
 def check_alphas(alphas, *, zero=False):

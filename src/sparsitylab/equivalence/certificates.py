@@ -17,11 +17,17 @@ Duality gaps use the rescaled residual (the dual point is the residual divided b
 
 The relative gap is ``(P - D) / P``; NaN when ``P`` or ``D`` is not finite. A certificate whose
 objectives or violations are not finite certifies nothing: its gap is NaN, ``converged`` False.
+
+The bridge penalties (depth ``k >= 3``) are non-convex: no dual, so ``duality_gap`` is NaN, and the
+certificate is local. It checks first-order stationarity on the support, the coordinate-wise global
+zero-set condition off it, and the second-order condition on the support
+(``support_curvature``, the smallest eigenvalue of the Hessian there: negative is a saddle). It does
+not certify a global minimum.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import scipy.special
@@ -29,7 +35,12 @@ import scipy.special
 
 @dataclass(frozen=True)
 class Certificate:
-    """A fitted network's distance to the optimum of its equivalent sparse problem."""
+    """A fitted network's distance to the optimum of its equivalent sparse problem.
+
+    Equality is field by field with NaN equal to NaN (NaN marks "not applicable": the duality gap
+    of a non-convex problem, the support curvature of a convex one), so two fits that give the
+    same numbers give equal certificates.
+    """
 
     problem: str  # the equivalent problem, with its alpha scaling
     network_objective: float  # on the layers: loss + (alpha/2) * sum of squares of all weights
@@ -39,6 +50,9 @@ class Certificate:
     zero_set_violation: float  # off the support: max (|g_j| - threshold_j)_+
     exact_step_change: float = 0.0  # relative move of the final exact step from the network's beta
     converged: bool = True
+    # bridge only: smallest eigenvalue of the sparse objective's Hessian on the support (< 0: a
+    # saddle, not converged; inf for an empty support); nan for the convex problems
+    support_curvature: float = float("nan")
 
     def __post_init__(self):
         measured = (
@@ -51,6 +65,20 @@ class Certificate:
             object.__setattr__(self, "duality_gap", float("nan"))
             object.__setattr__(self, "converged", False)
 
+    def _key(self):
+        return tuple(
+            "nan" if isinstance(v, float) and np.isnan(v) else v
+            for v in (getattr(self, f.name) for f in fields(self))
+        )
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
     def as_dict(self):
         return asdict(self)
 
@@ -61,10 +89,15 @@ class Certificate:
             gap = "n/a (non-convex)"
         else:
             gap = "nan (non-finite objective)"
+        curvature = (
+            "" if np.isnan(self.support_curvature)
+            else f", support curvature {self.support_curvature:.2e}"
+        )  # fmt: skip
         return (
             f"Certificate({self.problem}: network {self.network_objective:.12g}, "
             f"sparse {self.sparse_objective:.12g}, rel. gap {gap}, KKT {self.kkt_violation:.2e}, "
-            f"zero set {self.zero_set_violation:.2e}, exact step {self.exact_step_change:.1e})"
+            f"zero set {self.zero_set_violation:.2e}{curvature}, "
+            f"exact step {self.exact_step_change:.1e})"
         )
 
 

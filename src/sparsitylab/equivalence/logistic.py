@@ -17,9 +17,9 @@ import numpy as np
 import scipy.optimize
 
 from sparsitylab.equivalence._threads import single_threaded_blas
-from sparsitylab.equivalence._validation import check_Xy
+from sparsitylab.equivalence._validation import check_alpha, check_Xy
 from sparsitylab.equivalence.networks import bucket
-from sparsitylab.equivalence.solvers import SolveResult, solve_psd
+from sparsitylab.equivalence.solvers import SolveResult, kkt_floor, solve_psd
 
 
 def logistic_network_objective(params, X, y, alpha):
@@ -100,10 +100,22 @@ def _exact(XS, y, s, alpha, beta, b):
     return w[:k], w[k]
 
 
+def logistic_kkt_floor(X, beta, intercept):
+    """``solvers.kkt_floor`` for ``g = X^T rho / n``, ``rho = y - sigmoid(X beta + b)``: each
+    ``|rho_i| <= 1`` and the rounding of ``z`` passes through ``sigmoid' <= 1/4``, so ``||y||``
+    becomes ``sqrt(n) (1 + |b|)``."""
+    return kkt_floor(X, beta, np.sqrt(X.shape[0]) * (1.0 + abs(intercept)))
+
+
 @single_threaded_blas
 def fit_logistic(X, y01, alpha, *, max_iter=1000, max_outer=100, kkt_tol=None):
-    """``argmin mean log-loss + alpha ||beta||_1`` via the network; returns (result, intercept)."""
+    """``argmin mean log-loss + alpha ||beta||_1`` via the network; returns (result, intercept).
+
+    ``alpha`` finite and > 0. Converged: KKT violation (the intercept's ``|mean(rho)|`` included)
+    ``<= kkt_tol + logistic_kkt_floor`` (default ``kkt_tol = 1e-10 alpha``).
+    """
     X, y01 = check_Xy(X, y01)
+    alpha = check_alpha(alpha)
     n, p = X.shape
     if kkt_tol is None:
         kkt_tol = 1e-10 * alpha
@@ -124,7 +136,8 @@ def fit_logistic(X, y01, alpha, *, max_iter=1000, max_outer=100, kkt_tol=None):
         )  # fmt: skip
         out.history.append(kkt)
         out.n_outer = outer
-        if kkt <= kkt_tol and outer > 0:
+        tolerance = kkt_tol + logistic_kkt_floor(X, beta, b)
+        if kkt <= tolerance and outer > 0:
             out.converged = True
             break
         viol = np.where(on, -np.inf, np.abs(g) - alpha)
@@ -134,7 +147,7 @@ def fit_logistic(X, y01, alpha, *, max_iter=1000, max_outer=100, kkt_tol=None):
         W = np.flatnonzero(beta)
         if W.size == 0:
             # only the intercept: its optimum is the log-odds of the labels
-            out.converged = kkt <= kkt_tol
+            out.converged = kkt <= tolerance
             break
         b_net, b, nit = _train(X[:, W], y01, alpha, beta[W], b, max_iter)
         out.n_iter += nit

@@ -24,7 +24,12 @@ import optax
 import scipy.linalg
 
 from sparsitylab.equivalence._threads import single_threaded_blas
-from sparsitylab.equivalence._validation import check_alphas, check_Xy
+from sparsitylab.equivalence._validation import (
+    check_alphas,
+    check_positive,
+    check_positive_int,
+    check_Xy,
+)
 from sparsitylab.equivalence.networks import varpro_layers, varpro_objective
 from sparsitylab.equivalence.penalties import L1
 from sparsitylab.equivalence.solvers import (
@@ -37,8 +42,12 @@ from sparsitylab.equivalence.solvers import (
 
 
 def alpha_grid(X, y, n_alphas=100, eps=1e-3, l1_ratio=1.0):
-    """``n_alphas`` geometric values from ``alpha_max`` to ``eps * alpha_max`` (centred data)."""
+    """``n_alphas`` (>= 1) geometric values from ``alpha_max`` to ``eps * alpha_max``, ``eps`` in
+    (0, 1] (centred data)."""
     X, y = check_Xy(X, y)
+    n_alphas = check_positive_int(n_alphas, "n_alphas")
+    eps = check_positive(eps, "eps", upper=1.0)
+    l1_ratio = check_positive(l1_ratio, "l1_ratio", upper=1.0)
     n = X.shape[0]
     alpha_max = float(np.max(np.abs(X.T @ y))) / (n * l1_ratio)
     if alpha_max <= 0:

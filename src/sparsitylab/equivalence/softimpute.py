@@ -22,7 +22,7 @@ import numpy as np
 import scipy.optimize
 
 from sparsitylab.equivalence._threads import single_threaded_blas
-from sparsitylab.equivalence._validation import check_observed
+from sparsitylab.equivalence._validation import check_alpha, check_observed
 
 
 def svt(Z, t):
@@ -43,9 +43,10 @@ def soft_impute(Y, mask, alpha, *, max_iter=20000, tol=1e-13, M0=None):
     """Accelerated soft-impute: ``M <- SVT_alpha(P(Y) + P_perp(Z))`` with Nesterov momentum.
 
     The data term has a 1-Lipschitz gradient, so the step is 1. Stops when the relative change of
-    ``M`` falls below ``tol``. Returns ``(M, n_iter)``.
+    ``M`` falls below ``tol``. ``alpha`` finite and > 0. Returns ``(M, n_iter)``.
     """
     Y, mask = check_observed(Y, mask)
+    alpha = check_alpha(alpha)
     Yo = np.where(mask, Y, 0.0)
     M = np.zeros_like(Yo) if M0 is None else M0.copy()
     Z, t = M.copy(), 1.0
@@ -72,8 +73,10 @@ _value_and_grad = jax.jit(jax.value_and_grad(factorized_objective))
 
 @single_threaded_blas
 def fit_factorized(Y, mask, alpha, rank, *, rng, max_iter=5000):
-    """Train ``U V^T`` with weight decay by L-BFGS from a small random start; -> (U, V, nit)."""
+    """Train ``U V^T`` with weight decay ``alpha`` (finite, > 0) by L-BFGS from a small random
+    start; -> (U, V, nit)."""
     Y, mask = check_observed(Y, mask)
+    alpha = check_alpha(alpha)
     n, d = Y.shape
     Yo = np.where(mask, Y, 0.0)
     scale = np.sqrt(max(np.linalg.norm(Yo, 2), 1e-12) / rank)
@@ -95,10 +98,14 @@ def fit_factorized(Y, mask, alpha, rank, *, rng, max_iter=5000):
     return U, V, int(res.nit)
 
 
-def balance(U, V):
-    """Balanced factors ``A S^(1/2)``, ``B S^(1/2)`` of ``M = U V^T``, and its singular values."""
-    M = U @ V.T
-    A, s, Bt = np.linalg.svd(M, full_matrices=False)
+def balance(U, V, floor=0.0):
+    """Balanced factors ``A S^(1/2)``, ``B S^(1/2)`` of ``M = U V^T`` and its ``r`` largest
+    singular values ``s`` (``r`` the factors' width). Singular values ``<= floor`` are set to
+    exactly 0, with their factor columns: L-BFGS shrinks a direction the solution does not have
+    towards 0 but never reaches it, and the exact finish drops it (the analogue of the Lasso's
+    exact zeros)."""
+    A, s, Bt = np.linalg.svd(U @ V.T, full_matrices=False)
     r = U.shape[1]
-    root = np.sqrt(s[:r])
+    s = np.where(s[:r] > floor, s[:r], 0.0)
+    root = np.sqrt(s)
     return A[:, :r] * root, Bt[:r].T * root, s

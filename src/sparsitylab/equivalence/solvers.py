@@ -32,7 +32,7 @@ import scipy.linalg
 import scipy.optimize
 
 from sparsitylab.equivalence._threads import single_threaded_blas
-from sparsitylab.equivalence._validation import check_Xy
+from sparsitylab.equivalence._validation import check_alpha, check_Xy
 from sparsitylab.equivalence.networks import _varpro_value_and_grad, bucket, varpro_layers
 from sparsitylab.equivalence.penalties import L1, Bridge, GroupL1
 
@@ -163,6 +163,12 @@ def _newton_on_orthant(f_grad_hess, b, max_iter=100):
     return b
 
 
+def negative_curvature(lam):
+    """Whether ascending Hessian eigenvalues ``lam`` hold a negative one beyond rounding,
+    ``lam_0 < -1e-10 max |lam|``: a stationary point there is a saddle, not a local minimum."""
+    return bool(lam.size) and bool(lam[0] < -1e-10 * np.max(np.abs(lam)))
+
+
 def _leave_saddle(f_grad_hess, b):
     """The better face point along the Hessian's negative-curvature direction, if lower; or None."""
     idx = np.flatnonzero(b)
@@ -170,7 +176,7 @@ def _leave_saddle(f_grad_hess, b):
         return None
     f, _, H = f_grad_hess(b, idx)
     lam, vecs = np.linalg.eigh(H)
-    if not lam[0] < -1e-10 * np.max(np.abs(lam)):
+    if not negative_curvature(lam):
         return None
     best, best_f = None, f
     for d in (vecs[:, 0], -vecs[:, 0]):
@@ -293,6 +299,30 @@ def _group_exact(G, c, beta, alpha, gid, sizes):
 
 
 # ----------------------------------------------------------------------------- optimality checks
+def kkt_floor(X, beta, y_norm):
+    """The rounding level of a KKT violation at ``beta``,
+    ``(n + p) eps max_j ||x_j|| (||y|| + sum_k ||x_k|| |beta_k|) / n`` (``y_norm = ||y||``).
+
+    It bounds the float64 error of ``g = X^T (y - X beta) / n`` (the residual's, then the inner
+    products'), so a smaller violation can be neither reached nor certified: every convergence test
+    here is ``kkt <= kkt_tol + kkt_floor``. Below ``alpha ~ kkt_floor / tol`` the floor decides.
+    """
+    n, p = X.shape
+    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
+    eps = np.finfo(np.float64).eps
+    return float((n + p) * eps * norms.max(initial=0.0) * (y_norm + norms @ np.abs(beta)) / n)
+
+
+def support_hessian_eigenvalues(X, beta, alpha, penalty, ridge=0.0):
+    """Ascending eigenvalues of the sparse objective's Hessian on the support ``S`` of ``beta``:
+    ``X_S^T X_S / n + ridge I + diag(penalty curvature)``. For the (concave on each orthant)
+    bridge penalty a negative one marks a saddle that first-order stationarity cannot see."""
+    S = np.flatnonzero(beta)
+    XS = X[:, S]
+    H = XS.T @ XS / X.shape[0] + np.diag(ridge + penalty.curvature(beta[S], alpha))
+    return np.linalg.eigvalsh(H)
+
+
 def stationarity(g, beta, alpha, penalty, lipschitz):
     """``(kkt, zero_set)``: the support's stationarity residual and the off-support violation.
 
@@ -345,10 +375,13 @@ def fit_quadratic(
     """Minimise ``1/(2n)||y - X beta||^2 + (ridge/2)||beta||^2 + pen(beta)`` through the network.
 
     ``X``, ``y`` must be centred already when an intercept is fitted. ``penalty`` is ``L1()``,
-    ``Bridge(k)`` or ``GroupL1(groups)``; ``alpha`` is the network's weight decay. Returns a
-    ``SolveResult`` with exact zeros off the support.
+    ``Bridge(k)`` or ``GroupL1(groups)``; ``alpha`` (finite, > 0) is the network's weight decay.
+    Converged: KKT violation ``<= kkt_tol + kkt_floor`` (default ``kkt_tol = 1e-10 alpha``), at
+    most ``max_outer`` working-set rounds of at most ``max_iter`` L-BFGS iterations each. Returns
+    a ``SolveResult`` with exact zeros off the support.
     """
     X, y = check_Xy(X, y)
+    alpha = check_alpha(alpha)
     n, p = X.shape
     depth = penalty.depth
     grouped = isinstance(penalty, GroupL1)
@@ -357,12 +390,11 @@ def fit_quadratic(
     sizes = np.bincount(groups, minlength=n_groups).astype(float)
     lipschitz = np.einsum("ij,ij->j", X, X) / n + ridge
     if kkt_tol is None:
-        kkt_tol = 1e-10 * max(alpha, 1e-300)
+        kkt_tol = 1e-10 * alpha
+    y_norm = np.linalg.norm(y)
     beta = np.zeros(p) if beta0 is None else np.array(beta0, dtype=float)
     out = SolveResult(beta=beta)
     patience, last_W = 2, None
-    if alpha == 0.0:
-        raise ValueError("alpha must be > 0 for the network solver (alpha = 0 is least squares).")
 
     for outer in range(max_outer):
         r = y - X @ beta
@@ -370,7 +402,8 @@ def fit_quadratic(
         kkt, _ = stationarity(g, beta, alpha, penalty, lipschitz)
         out.n_outer = outer
         out.history.append(kkt)
-        if kkt <= kkt_tol:
+        tolerance = kkt_tol + kkt_floor(X, beta, y_norm)
+        if kkt <= tolerance:
             out.converged = True
             break
         if isinstance(penalty, Bridge) and _prune_bridge(
@@ -400,7 +433,7 @@ def fit_quadratic(
         W_groups = np.union1d(live, cand)
         W = np.flatnonzero(np.isin(groups, W_groups))
         if W.size == 0:  # the zero vector is optimal
-            out.converged = kkt <= kkt_tol
+            out.converged = kkt <= tolerance
             break
         XW = X[:, W]
         G = XW.T @ XW / n + ridge * np.eye(W.size)
@@ -444,9 +477,11 @@ def fit_variational(X, y, alpha, *, ridge=0.0, max_iter=5000, tol=1e-10, kkt_tol
 
     Each sweep solves ``(A^(1/2) G A^(1/2) + alpha I) z = A^(1/2) c`` and sets ``b = A^(1/2) z``,
     stable as entries of ``a`` reach zero. Once the support and signs settle, the same exact step
-    as the network route finishes it, and the KKT check (with a working-set top-up) decides.
+    as the network route finishes it, and the KKT check (``kkt_tol + kkt_floor``, with a
+    working-set top-up) decides.
     """
     X, y = check_Xy(X, y)
+    alpha = check_alpha(alpha)
     n, p = X.shape
     G = X.T @ X / n + ridge * np.eye(p)
     c = X.T @ y / n
@@ -480,29 +515,36 @@ def fit_variational(X, y, alpha, *, ridge=0.0, max_iter=5000, tol=1e-10, kkt_tol
     out.exact_step_change = float(np.linalg.norm(beta - b_id) / nb) if nb > 0 else 0.0
     g = c - G @ beta
     kkt, _ = stationarity(g, beta, alpha, L1(), lipschitz)
-    if kkt > kkt_tol:  # a coordinate collapsed too early: finish on the network's working sets
+    if kkt > kkt_tol + kkt_floor(X, beta, np.linalg.norm(y)):
+        # a coordinate collapsed too early: finish on the network's working sets
         res = fit_quadratic(X, y, alpha, L1(), ridge=ridge, beta0=beta, kkt_tol=kkt_tol)
-        beta, out.n_outer = res.beta, res.n_outer
-        kkt = res.history[-1] if res.history else kkt
+        beta, out.n_outer, out.converged = res.beta, res.n_outer, res.converged
+    else:
+        out.converged = True
     out.beta = beta
-    out.converged = kkt <= kkt_tol
     return out
 
 
 @single_threaded_blas
-def fit_bridge(X, y, alpha, depth, *, ridge=0.0, beta_lasso=None, starts=(1.0, 1.5, 2.0, 3.0)):
+def fit_bridge(
+    X, y, alpha, depth, *, ridge=0.0, beta_lasso=None, starts=(1.0, 1.5, 2.0, 3.0),
+    max_iter=1000, kkt_tol=None,
+):  # fmt: skip
     """A depth-``k`` network (bridge penalty) from several Lasso starts; the lowest objective wins.
 
     The bridge problem is non-convex, so the start matters. Each start is the balanced
-    factorisation of the Lasso solution at ``m * alpha`` for ``m`` in ``starts`` (the first, ``m =
-    1``,
-    is the Lasso at the same alpha). The best local minimum is then improved by a drop-one search:
-    each support feature is removed in turn and the network retrained, kept when the objective
-    falls.
+    factorisation of the Lasso solution at ``m * alpha`` for ``m`` in ``starts`` (the first,
+    ``m = 1``, is the Lasso at the same alpha). The best local minimum is then improved by a
+    drop-one search: each support feature is removed in turn and the network retrained, kept when
+    the objective falls. Every fit is ``fit_quadratic`` with these ``max_iter`` and ``kkt_tol``
+    (default ``1e-10 alpha``; ``m kkt_tol`` for the Lasso start at ``m alpha``).
     """
     X, y = check_Xy(X, y)
+    alpha = check_alpha(alpha)
     n = X.shape[0]
     pen = Bridge(depth)
+    if kkt_tol is None:
+        kkt_tol = 1e-10 * alpha
 
     def objective(b):
         r = y - X @ b
@@ -513,8 +555,12 @@ def fit_bridge(X, y, alpha, depth, *, ridge=0.0, beta_lasso=None, starts=(1.0, 1
         if m == 1.0 and beta_lasso is not None:
             b0 = beta_lasso
         else:
-            b0 = fit_quadratic(X, y, m * alpha, L1(), ridge=ridge).beta
-        res = fit_quadratic(X, y, alpha, pen, ridge=ridge, beta0=b0)
+            b0 = fit_quadratic(
+                X, y, m * alpha, L1(), ridge=ridge, max_iter=max_iter, kkt_tol=m * kkt_tol
+            ).beta
+        res = fit_quadratic(
+            X, y, alpha, pen, ridge=ridge, beta0=b0, max_iter=max_iter, kkt_tol=kkt_tol
+        )
         total_iter += res.n_iter
         f = objective(res.beta)
         if f < best_f:
@@ -525,7 +571,9 @@ def fit_bridge(X, y, alpha, depth, *, ridge=0.0, beta_lasso=None, starts=(1.0, 1
         for j in np.flatnonzero(best.beta):
             b0 = best.beta.copy()
             b0[j] = 0.0
-            res = fit_quadratic(X, y, alpha, pen, ridge=ridge, beta0=b0)
+            res = fit_quadratic(
+                X, y, alpha, pen, ridge=ridge, beta0=b0, max_iter=max_iter, kkt_tol=kkt_tol
+            )
             total_iter += res.n_iter
             f = objective(res.beta)
             if f < best_f * (1 - 1e-12):

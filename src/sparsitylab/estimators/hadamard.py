@@ -2,11 +2,10 @@
 
 Every estimator trains a linear network whose weights are multiplied feature by feature and pays
 weight decay ``(alpha / 2) * sum of squares of all weights``; at its (balanced) minimisers this is
-the
-sparse model named in its docstring, with the *same* alpha (see ``docs/equivalence.md`` and
+the sparse model named in its docstring, with the *same* alpha (see ``docs/equivalence.md`` and
 ``docs/alpha-scaling.md``). After ``fit`` the estimator holds ``certificate_``: the network
-objective,
-the sparse objective, the relative duality gap (convex cases), the KKT and zero-set violations.
+objective, the sparse objective, the relative duality gap (convex cases), the KKT and zero-set
+violations (and, for the non-convex bridge, the curvature on the support).
 """
 
 from __future__ import annotations
@@ -22,7 +21,13 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sparsitylab.equivalence._validation import check_alphas, check_Xy
+from sparsitylab.equivalence._validation import (
+    check_alpha,
+    check_alphas,
+    check_positive,
+    check_positive_int,
+    check_Xy,
+)
 from sparsitylab.equivalence.certificates import (
     Certificate,
     GroupDualNorm,
@@ -30,7 +35,11 @@ from sparsitylab.equivalence.certificates import (
     logistic_duality_gap,
     nuclear_duality_gap,
 )
-from sparsitylab.equivalence.logistic import fit_logistic, logistic_network_objective
+from sparsitylab.equivalence.logistic import (
+    fit_logistic,
+    logistic_kkt_floor,
+    logistic_network_objective,
+)
 from sparsitylab.equivalence.networks import group_network_objective, network_objective
 from sparsitylab.equivalence.path import alpha_grid, path_vmap, path_vmap_folds, path_warm
 from sparsitylab.equivalence.penalties import (
@@ -50,7 +59,10 @@ from sparsitylab.equivalence.solvers import (
     fit_bridge,
     fit_quadratic,
     fit_variational,
+    kkt_floor,
+    negative_curvature,
     stationarity,
+    support_hessian_eigenvalues,
 )
 from sparsitylab.estimators._base import SelectedFeatureNames
 
@@ -66,18 +78,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- validation helpers
-def _check_alpha(alpha):
-    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not np.isfinite(alpha):
-        raise ValueError(f"alpha must be a finite real number > 0, got {alpha!r}.")
-    if alpha <= 0:
-        raise ValueError(
-            f"alpha must be > 0, got {alpha!r}: it is the weight decay of the network and the "
-            "strength of the sparse penalty (alpha = 0 is unpenalised least squares; use "
-            "sklearn.linear_model.LinearRegression for that)."
-        )
-    return float(alpha)
-
-
 def _check_depth(depth):
     if not isinstance(depth, numbers.Integral) or isinstance(depth, bool) or depth < 2:
         raise ValueError(
@@ -87,35 +87,22 @@ def _check_depth(depth):
     return int(depth)
 
 
-def _check_positive_int(name, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-    return int(value)
-
-
-def _check_tol(tol):
-    if not isinstance(tol, numbers.Real) or not tol > 0:
-        raise ValueError(f"tol must be a real number > 0, got {tol!r}.")
-    return float(tol)
-
-
 def _path_alphas(alphas, n_alphas, eps, Xc, yc):
     """The alphas of a path: ``None`` -> ``n_alphas`` values on ``alpha_grid``, an int -> that many
     (scikit-learn >= 1.7's ``LassoCV(alphas=100)``), else the given values, all finite and > 0."""
-    if not isinstance(eps, numbers.Real) or not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a finite real number > 0, got {eps!r}.")
+    eps = check_positive(eps, "eps", upper=1.0)
     if alphas is None:
-        return alpha_grid(Xc, yc, n_alphas=_check_positive_int("n_alphas", n_alphas), eps=eps)
+        return alpha_grid(Xc, yc, n_alphas=check_positive_int(n_alphas, "n_alphas"), eps=eps)
     if isinstance(alphas, numbers.Integral) and not isinstance(alphas, bool):
-        return alpha_grid(Xc, yc, n_alphas=_check_positive_int("alphas", alphas), eps=eps)
+        return alpha_grid(Xc, yc, n_alphas=check_positive_int(alphas, "alphas"), eps=eps)
     return check_alphas(alphas)
 
 
 def _check_solver_params(est):
     """The checks every iterative Hadamard estimator shares; returns ``alpha`` as a float."""
-    _check_positive_int("max_iter", est.max_iter)
-    _check_tol(est.tol)
-    return _check_alpha(est.alpha)
+    check_positive_int(est.max_iter, "max_iter")
+    check_positive(est.tol, "tol")
+    return check_alpha(est.alpha)
 
 
 def _center(X, y, fit_intercept):
@@ -135,8 +122,14 @@ def _warn_if(not_converged, what):
         )
 
 
-def _quadratic_certificate(X, y, Xc, yc, coef, intercept, layers, alpha, penalty, ridge, res):
-    """The certificate of a squared-loss fit (``X, y`` raw; ``Xc, yc`` centred the same way)."""
+def _quadratic_certificate(
+    X, y, Xc, yc, coef, intercept, layers, alpha, penalty, ridge, res, kkt_tol
+):  # fmt: skip
+    """The certificate of a squared-loss fit (``X, y`` raw; ``Xc, yc`` centred the same way).
+
+    Converged: KKT violation ``<= kkt_tol + kkt_floor`` (its rounding level), and for the bridge
+    no negative curvature on the support (not a saddle).
+    """
     n = X.shape[0]
     if isinstance(penalty, GroupL1):
         gates, weights = layers
@@ -150,10 +143,17 @@ def _quadratic_certificate(X, y, Xc, yc, coef, intercept, layers, alpha, penalty
     g = Xc.T @ r / n - ridge * coef
     lipschitz = np.einsum("ij,ij->j", Xc, Xc) / n + ridge
     kkt, zero = stationarity(g, coef, alpha, penalty, lipschitz)
+    converged = kkt <= kkt_tol + kkt_floor(Xc, coef, np.linalg.norm(yc))
+    curvature = float("nan")
     if isinstance(penalty, Bridge):
         gap = float("nan")
+        lam = support_hessian_eigenvalues(Xc, coef, alpha, penalty, ridge)
+        curvature = float(np.min(lam, initial=np.inf))
+        converged = converged and not negative_curvature(lam)
         problem = (
             f"bridge regression, ({alpha:g} * {penalty.depth} / 2) * sum |beta|^(2/{penalty.depth})"
+            " (non-convex: a stationary point without negative curvature on the support, not"
+            " certified global)"
         )
     elif isinstance(penalty, GroupL1):
         gap = lasso_duality_gap(Xc, yc, coef, alpha, dual_norm=GroupDualNorm(penalty.groups))
@@ -172,7 +172,8 @@ def _quadratic_certificate(X, y, Xc, yc, coef, intercept, layers, alpha, penalty
         kkt_violation=kkt,
         zero_set_violation=zero,
         exact_step_change=res.exact_step_change,
-        converged=bool(res.converged),
+        converged=bool(converged),
+        support_curvature=curvature,
     )
 
 
@@ -202,7 +203,9 @@ class _HadamardRegressor(_SelectedFeatures, RegressorMixin, BaseEstimator):
         Xc, yc, xm, ym = _center(X, y, self.fit_intercept)
         kkt_tol = self.tol * alpha
         if isinstance(penalty, Bridge):
-            res = fit_bridge(Xc, yc, alpha, penalty.depth, ridge=ridge)
+            res = fit_bridge(
+                Xc, yc, alpha, penalty.depth, ridge=ridge, max_iter=self.max_iter, kkt_tol=kkt_tol
+            )
         elif solver == "variational":
             res = fit_variational(
                 Xc, yc, alpha, ridge=ridge, max_iter=self.max_iter, kkt_tol=kkt_tol
@@ -219,9 +222,10 @@ class _HadamardRegressor(_SelectedFeatures, RegressorMixin, BaseEstimator):
             self.layers_ = balanced_layers(res.beta, penalty.depth)
         self.n_iter_ = res.n_iter
         self.certificate_ = _quadratic_certificate(
-            X, y, Xc, yc, self.coef_, self.intercept_, self.layers_, alpha, penalty, ridge, res
-        )
-        _warn_if(not res.converged, type(self).__name__)
+            X, y, Xc, yc, self.coef_, self.intercept_, self.layers_, alpha, penalty, ridge, res,
+            kkt_tol,
+        )  # fmt: skip
+        _warn_if(not self.certificate_.converged, type(self).__name__)
         return self
 
 
@@ -243,8 +247,14 @@ class HadamardLasso(_HadamardRegressor):
     fit_intercept : bool.
     solver : ``"lbfgs"`` (working sets + variable-projection L-BFGS on the network + exact finish)
         or ``"variational"`` (Hoff's alternating ridge, depth 2 only).
-    max_iter : L-BFGS iterations per working-set round (sweeps for ``"variational"``).
-    tol : the fit stops when the KKT violation is at most ``tol * alpha``.
+    max_iter : L-BFGS iterations per working-set round (sweeps for ``"variational"``), for every
+        network that the bridge's multistart trains.
+    tol : finite, > 0. The fit stops, and ``certificate_.converged`` holds, when the KKT violation
+        is at most ``tol * alpha + kkt_floor``: ``kkt_floor`` is the violation's rounding level,
+        ``(n + p) eps max_j ||x_j|| (||y|| + sum_k ||x_k|| |beta_k|) / n``
+        (``equivalence.solvers.kkt_floor``), which decides for ``alpha`` near zero or badly
+        scaled columns. Depth >= 3 also needs no negative curvature on the support (non-convex:
+        the certificate is local, see ``certificate_.support_curvature``).
     random_state : accepted for a uniform API; every solver here is deterministic (closed-form,
         balanced starts), so equal inputs always give equal numbers.
 
@@ -304,7 +314,7 @@ class HadamardElasticNet(_HadamardRegressor):
     def fit(self, X, y):
         alpha = _check_solver_params(self)
         rho = self.l1_ratio
-        if not isinstance(rho, numbers.Real) or not 0 < rho <= 1:
+        if not isinstance(rho, numbers.Real) or isinstance(rho, bool) or not 0 < rho <= 1:
             raise ValueError(
                 f"l1_ratio must be in (0, 1], got {rho!r} (l1_ratio = 0 is ridge regression, which "
                 "has no sparse network)."
@@ -314,25 +324,40 @@ class HadamardElasticNet(_HadamardRegressor):
 
 
 def _check_groups(groups, n_features):
-    """Accept one group label per feature, or a list of index lists; return ids 0..G-1."""
-    if groups is None:
-        raise ValueError("groups is required: one group label per feature, or lists of indices.")
-    arr = np.asarray(groups, dtype=object)
+    """Accept one group label per feature (a flat sequence, or a column of shape ``(p, 1)``), or a
+    list of index lists (integers, each feature in exactly one list); return ids 0..G-1."""
+    arr = None if groups is None or isinstance(groups, str) else np.asarray(groups, dtype=object)
+    if arr is None or arr.ndim == 0:
+        raise ValueError(
+            f"groups must be one group label per feature, or lists of indices, got {groups!r}."
+        )
+    if arr.ndim == 2 and arr.shape[1] == 1:  # a column of labels, like a (n, 1) target
+        arr = arr[:, 0]
     if arr.ndim == 1 and all(np.ndim(g) == 0 for g in arr):
         if len(arr) != n_features:
             raise ValueError(
                 f"groups has {len(arr)} labels but X has {n_features} features: give one group "
                 "label per feature, or a list of index lists."
             )
-        _, ids = np.unique(np.asarray(groups), return_inverse=True)
+        labels = np.asarray(arr.tolist())
+        if labels.dtype.kind == "f" and np.isnan(labels).any():
+            raise ValueError("groups holds NaN labels; give every feature a group label.")
+        _, ids = np.unique(labels, return_inverse=True)
         return ids.astype(np.int64)
     ids = np.full(n_features, -1, dtype=np.int64)
     for k, members in enumerate(groups):
-        members = np.atleast_1d(np.asarray(members, dtype=np.int64))
+        members = np.atleast_1d(np.asarray(members))
         if members.size == 0:
             raise ValueError(f"group {k} is empty; every group must hold at least one feature.")
+        if members.ndim != 1 or not np.issubdtype(members.dtype, np.integer):
+            raise ValueError(
+                f"group {k} must be a flat list of integer feature indices, got "
+                f"{members.tolist()!r} (booleans and floats are not indices)."
+            )
         if members.min() < 0 or members.max() >= n_features:
             raise ValueError(f"group {k} has indices outside 0..{n_features - 1}.")
+        if np.unique(members).size != members.size:
+            raise ValueError(f"group {k} lists a feature more than once: {members.tolist()}.")
         if np.any(ids[members] >= 0):
             raise ValueError(f"group {k} repeats features already in another group.")
         ids[members] = k
@@ -352,7 +377,8 @@ class HadamardGroupLasso(_HadamardRegressor):
     weight decay ``(alpha / 2)(|g| s_g^2 + ||z_g||^2)``; balanced (``|g| s_g^2 = ||z_g||^2``) this
     is
     ``alpha sqrt(|g|) ||beta_g||``: skglm's ``WeightedGroupL2(alpha, weights=sqrt(|g|))``.
-    ``groups``: one label per feature, or a list of index lists covering every feature once.
+    ``groups``: one label per feature (a column of shape ``(p, 1)`` is read as labels too), or a
+    list of integer index lists covering every feature once.
     ``layers_`` is ``(gates, weights)``: one gate per group, one weight per feature.
     """
 
@@ -375,7 +401,9 @@ class HadamardLogisticRegression(_SelectedFeatures, ClassifierMixin, BaseEstimat
 
     Objective ``mean log-loss + alpha ||beta||_1``: scikit-learn
     ``LogisticRegression(penalty="l1", C=1 / (n_samples * alpha))``. Binary only: ``y`` must hold
-    exactly two classes (the scikit-learn tag ``classifier_tags.multi_class`` is False).
+    exactly two classes (the scikit-learn tag ``classifier_tags.multi_class`` is False). Converged
+    when the KKT violation is at most ``tol * alpha`` plus its rounding level
+    (``equivalence.logistic.logistic_kkt_floor``), as for ``HadamardLasso``.
     """
 
     def __init__(self, alpha=1.0, max_iter=1000, tol=1e-8):
@@ -412,6 +440,7 @@ class HadamardLogisticRegression(_SelectedFeatures, ClassifierMixin, BaseEstimat
         kkt, zero = stationarity(X.T @ rho / n, res.beta, alpha, L1(), np.ones(X.shape[1]))
         # the unpenalised intercept's stationarity: mean(y - sigmoid(z)) = 0
         kkt = float(np.max([kkt, abs(np.mean(rho))]))
+        converged = kkt <= self.tol * alpha + logistic_kkt_floor(X, res.beta, b)
         net = float(
             logistic_network_objective((self.layers_[0], self.layers_[1], b), X, y01, alpha)
         )
@@ -423,9 +452,9 @@ class HadamardLogisticRegression(_SelectedFeatures, ClassifierMixin, BaseEstimat
             kkt_violation=kkt,
             zero_set_violation=zero,
             exact_step_change=res.exact_step_change,
-            converged=bool(res.converged),
+            converged=bool(converged),
         )
-        _warn_if(not res.converged, type(self).__name__)
+        _warn_if(not converged, type(self).__name__)
         return self
 
     def __sklearn_tags__(self):
@@ -439,7 +468,7 @@ class HadamardLogisticRegression(_SelectedFeatures, ClassifierMixin, BaseEstimat
         return X @ self.coef_[0] + self.intercept_[0]
 
     def predict_proba(self, X):
-        p1 = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        p1 = scipy.special.expit(self.decision_function(X))
         return np.column_stack([1.0 - p1, p1])
 
     def predict(self, X):
@@ -455,13 +484,17 @@ class FactorizedNuclearNorm(BaseEstimator):
     alpha ||M||_*`` when ``rank`` is at least the rank of its solution. The certificate's
     ``zero_set_violation`` is ``(||residual||_op - alpha)_+``: positive means the rank is too small.
 
-    The fit has converged when its KKT violation, the largest of ``|A^T R B - alpha I|`` on the
-    singular vectors ``A, B`` of ``M`` (``R`` the observed residual) and ``(||R||_op - alpha)_+``,
-    is at most ``tol * alpha``; otherwise it warns (``ConvergenceWarning``).
+    Exact finish: the trained ``U V^T`` is balanced and its singular values at most
+    ``1e-10 max(||P(Y)||_op, alpha)`` are set to exactly 0 (L-BFGS shrinks a direction the solution
+    lacks towards 0 but never reaches it), so ``alpha >= ||P(Y)||_op`` gives ``M = 0`` exactly, as
+    the Lasso gives exact zeros above ``alpha_max``. The fit has converged when its KKT violation,
+    the largest of ``|A^T R B - alpha I|`` on the singular vectors ``A, B`` of the remaining
+    (live) part of ``M`` (``R`` the observed residual) and ``(||R||_op - alpha)_+``, is at most
+    ``tol * alpha``; otherwise it warns (``ConvergenceWarning``).
 
-    ``fit(X, mask=None)``: ``X`` holds the observed entries, NaN where missing (or pass ``mask``,
-    True where observed). Attributes ``U_``, ``V_`` (balanced), ``completed_``,
-    ``singular_values_``, ``n_iter_``, ``certificate_``.
+    ``fit(X, y=None, *, mask=None)``: ``X`` holds the observed entries, NaN where missing (or pass
+    ``mask=``, True where observed); ``y`` is not used and must be None. Attributes ``U_``, ``V_``
+    (balanced), ``completed_``, ``singular_values_``, ``n_iter_``, ``certificate_``.
     """
 
     def __init__(self, alpha=1.0, rank=10, max_iter=5000, random_state=None, tol=1e-6):
@@ -471,11 +504,16 @@ class FactorizedNuclearNorm(BaseEstimator):
         self.random_state = random_state
         self.tol = tol
 
-    def fit(self, X, y=None, mask=None):
-        alpha = _check_alpha(self.alpha)
-        rank = _check_positive_int("rank", self.rank)
-        _check_positive_int("max_iter", self.max_iter)
-        tol = _check_tol(self.tol)
+    def fit(self, X, y=None, *, mask=None):
+        if y is not None:
+            raise ValueError(
+                "FactorizedNuclearNorm takes no y: X is the matrix to complete. Pass the observed "
+                "entries as a keyword, fit(X, mask=mask), or mark the missing ones NaN in X."
+            )
+        alpha = check_alpha(self.alpha)
+        rank = check_positive_int(self.rank, "rank")
+        check_positive_int(self.max_iter, "max_iter")
+        tol = check_positive(self.tol, "tol")
         Y = np.array(X, dtype=np.float64)
         if Y.ndim != 2:
             raise ValueError(f"X must be a 2-D matrix, got {Y.ndim} dimension(s).")
@@ -500,15 +538,15 @@ class FactorizedNuclearNorm(BaseEstimator):
         Y = np.where(mask, Y, 0.0)
         rng = np.random.default_rng(self.random_state)
         U, V, nit = fit_factorized(Y, mask, alpha, rank, rng=rng, max_iter=self.max_iter)
-        U, V, sv = balance(U, V)
+        U, V, s = balance(U, V, floor=1e-10 * max(np.linalg.norm(Y, 2), alpha))
         M = U @ V.T
         R = np.where(mask, Y - M, 0.0)
         op = float(np.linalg.norm(R, 2))
-        A, s, Bt = np.linalg.svd(M, full_matrices=False)
-        live = s > 1e-10 * max(s.max(initial=0.0), 1e-300)
-        on = A[:, live].T @ R @ Bt[live].T - alpha * np.eye(int(live.sum()))
+        root = np.sqrt(s[s > 0])
+        A, B = U[:, s > 0] / root, V[:, s > 0] / root  # the live singular vectors
+        on = A.T @ R @ B - alpha * np.eye(root.size)
         self.U_, self.V_, self.completed_ = U, V, M
-        self.singular_values_ = sv[: min(rank, sv.size)]
+        self.singular_values_ = s
         self.n_iter_ = nit
         self.mask_ = mask
         zero = float(np.maximum(op - alpha, 0.0))  # NaN stays NaN
@@ -525,14 +563,16 @@ class FactorizedNuclearNorm(BaseEstimator):
         _warn_if(not self.certificate_.converged, type(self).__name__)
         return self
 
-    def fit_transform(self, X, y=None, mask=None):
-        return self.fit(X, mask=mask).completed_
+    def fit_transform(self, X, y=None, *, mask=None):
+        """``fit(X, y, mask=mask)``, then ``completed_``."""
+        return self.fit(X, y, mask=mask).completed_
 
 
 # ----------------------------------------------------------------------------- paths and CV
 def hadamard_path(
-    X, y, alphas=None, n_alphas=100, eps=1e-3, depth=2, fit_intercept=True, strategy="warm"
-):
+    X, y, alphas=None, n_alphas=100, eps=1e-3, depth=2, fit_intercept=True, strategy="warm",
+    tol=1e-8,
+):  # fmt: skip
     """Fit the depth-``depth`` network for many alphas; return ``(alphas, coefs, certificates)``.
 
     ``coefs`` has shape ``(n_features, n_alphas)`` (scikit-learn's ``lasso_path`` convention).
@@ -541,9 +581,12 @@ def hadamard_path(
     otherwise the alphas themselves, in the given order, each finite and > 0. ``X`` (2-D) and ``y``
     (1-D, same length) must be finite. ``strategy``: ``"warm"`` (warm starts, the default: faster in
     ``benchmarks/bench_lasso_path.py``) or ``"vmap"`` (all alphas batched, depth 2 only).
-    With ``fit_intercept`` the data are centred first.
+    With ``fit_intercept`` the data are centred first. Each certificate is judged as
+    ``HadamardLasso(alpha, depth, tol=tol)`` judges its own: converged when the KKT violation is at
+    most ``tol * alpha`` plus its rounding level (``equivalence.solvers.kkt_floor``).
     """
     depth = _check_depth(depth)
+    tol = check_positive(tol, "tol")
     if strategy not in ("warm", "vmap"):
         raise ValueError(f"strategy must be 'warm' or 'vmap', got {strategy!r}.")
     if strategy == "vmap" and depth != 2:
@@ -561,7 +604,9 @@ def hadamard_path(
         intercept = ym - float(xm @ b)
         layers = balanced_layers(b, depth)
         certs.append(
-            _quadratic_certificate(X, y, Xc, yc, b, intercept, layers, a, penalty, 0.0, res)
+            _quadratic_certificate(
+                X, y, Xc, yc, b, intercept, layers, a, penalty, 0.0, res, tol * a
+            )
         )
     return alphas, coefs.T, certs
 
@@ -598,8 +643,8 @@ class HadamardLassoCV(_HadamardRegressor):
 
     def fit(self, X, y):
         depth = _check_depth(self.depth)
-        _check_positive_int("max_iter", self.max_iter)  # those of HadamardLasso (alpha is chosen)
-        _check_tol(self.tol)
+        check_positive_int(self.max_iter, "max_iter")  # those of HadamardLasso (alpha is chosen)
+        check_positive(self.tol, "tol")
         X, y = self._validate(X, y)
         Xc, yc, _, _ = _center(X, y, self.fit_intercept)
         alphas = np.sort(_path_alphas(self.alphas, self.n_alphas, self.eps, Xc, yc))[::-1]
