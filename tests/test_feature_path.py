@@ -92,7 +92,7 @@ def test_path_records_loss_counts_and_leave_alphas():
         model.selected_features_, np.flatnonzero(path.selected[path.best_index])
     )
     frame = path.to_frame()
-    assert list(frame.columns) == ["alpha", "val_loss", "n_selected", "selected"]
+    assert list(frame.columns) == ["alpha", "val_loss", "n_selected", "selected", "diverged"]
 
 
 def test_leave_alphas_definition():

@@ -115,11 +115,14 @@ def check_numeric_columns(X):
         )
 
 
-# What sparsitylab.sparse (prune, retrain, prune_schedule, compact, quantize) and a path set on a
-# fitted network: a new fit replaces that network, so ``_store`` drops them (the CSR path of a
-# pruned network would otherwise keep predicting small batches; a path sets its own again).
+# What sparsitylab.sparse (prune, retrain, prune_schedule, compact, quantize), a path and the CV
+# estimators' fit set on a fitted network: a new fit (or path) replaces that network, so ``_store``
+# drops them (the CSR path of a pruned network would otherwise keep predicting small batches, and
+# a CV estimator's dense refit would keep predicting from the old selection); a path or a CV fit
+# sets its own again after ``_store``.
 EDITED_ATTRIBUTES = (
     "sparse_inference_", "masks_", "schedule_", "compaction_", "quantization_", "alpha_", "path_",
+    "alphas_", "mse_path_", "log_loss_path_", "dense_estimator_",
 )  # fmt: skip
 
 
@@ -423,13 +426,22 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
     ):
         """Fit along a grid of penalty strengths; see :mod:`sparsitylab.estimators.path`.
 
-        With ``monotone=True`` (warm paths) an input whose first-layer row is exactly zero at one
-        alpha stays out for every larger alpha, so the selected sets are nested. A path trains
-        one network per alpha: ``n_estimators > 1`` and ``bootstrap=True`` are refused.
+        Needs ``penalty="group_input"`` or ``"hadamard_input"`` (the penalties that select
+        features). ``alphas``: distinct values >= 0 (default ``n_alphas >= 1`` values, geometric
+        over three decades). With ``monotone=True`` (warm paths only; a ``warm_start=False``
+        path is free) an input whose first-layer row is exactly zero at one alpha stays out for
+        every larger alpha, so the selected sets are nested. A path trains one network per
+        alpha: ``n_estimators > 1`` and ``bootstrap=True`` are refused. ``verbose`` prints one
+        line on the path.
 
-        Returns a :class:`~sparsitylab.estimators.path.FeaturePath` (also stored as ``path_``);
-        the estimator is left fitted at the alpha of least validation loss (``alpha_``), and
-        ``feature_importances_`` becomes the alpha at which each feature leaves the model.
+        Returns a :class:`~sparsitylab.estimators.path.FeaturePath` (also stored as ``path_``;
+        its ``val_loss`` is the validation data-fit: half the squared error for regression, the
+        mean log-loss for classification); the estimator is left fitted at the alpha of least
+        validation loss (``alpha_``), and ``feature_importances_`` becomes the smallest grid
+        alpha from which each feature stays out of the model (inf: still in at the largest).
+        ``n_iter_``, ``history_`` and ``best_epoch_`` then describe the chosen point's last
+        stretch of training only: its relaxed refit with ``relax_epochs > 0``, else its own fit
+        (``warm_epochs`` on a warm path, ``max_epochs`` for the first alpha or a batched path).
         """
         from sparsitylab.estimators.path import estimator_path
 

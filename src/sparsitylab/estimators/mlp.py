@@ -83,9 +83,12 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
     coefs_, intercepts_ : lists of arrays, one per layer (a leading member axis when
         ``n_estimators > 1``)
     history_ : dict of per-epoch arrays (``loss``, ``val_loss`` and the records)
-    n_iter_ : epochs run; ``best_epoch_`` : best epoch (0-based) under early stopping
+    n_iter_ : epochs run; ``best_epoch_`` : best epoch (0-based) under early stopping (after
+        :meth:`path` or a CV fit, these and ``history_`` describe the chosen model's last
+        stretch of training only: see :meth:`path`)
     sparsity_ : fraction of exactly-zero weights per layer
-    feature_importances_ : mean absolute first-layer weight per input feature
+    feature_importances_ : mean absolute first-layer weight per input feature (after
+        :meth:`path`: ``path_.leave_alpha``)
     n_features_in_, feature_names_in_ (pandas input)
     network_, params_, state_ : the engine's network spec and parameter pytrees
     """

@@ -23,7 +23,16 @@ Two ways to run it, both on the training engine:
   drop can come back at larger alphas as the rest moves (a Boston path went 13, ..., 3, 2, 7
   features).
 * ``warm_start=False``: every (alpha, fold) pair is one member of a single ``vmap``-ed engine run,
-  each from the same initial weights as its fold.
+  each from the same initial weights as its fold. Such a path is *free*: ``monotone`` concerns
+  warm paths only (there is no previous alpha to hold a row from), the selected sets need not be
+  nested, and ``leave_alpha`` is then the grid alpha after a feature's last selected point.
+
+Each point is judged by its validation *data-fit*, the training objective without the penalty:
+half the squared error (``0.5 ||y_i - f_i||^2``, mean over rows; half the mean squared error for
+one output) for regression, the mean log-loss (cross-entropy) for classification. A member that
+diverges (NaN/inf loss or weights) at one alpha marks that point ``diverged`` (never chosen); the
+path keeps, for that member, the parameters its fit started from (a warm path continues from
+them), and the point's selected set is read off those, never off non-finite rows.
 
 Going up the path matters for networks: at ``W1 = 0`` a ReLU network with zero biases has zero
 gradient in ``W1`` (every unit sits at the kink), and a Hadamard pair at ``(0, 0)`` is a stationary
@@ -55,6 +64,17 @@ from sparsitylab.estimators._base import feature_names, make_penalty
 from sparsitylab.sparse._train import init_members, train_from, weighted_loss
 
 FEATURE_PENALTIES = ("group_input", "hadamard_input")
+
+
+def check_feature_penalty(est, what):
+    """Refuse a penalty that cannot select features: only :data:`FEATURE_PENALTIES` zero whole
+    first-layer rows (an input's every weight) by design."""
+    if est.penalty not in FEATURE_PENALTIES:
+        raise ValueError(
+            f"{what} needs a penalty that selects input features (a group penalty on the first "
+            f"layer's input rows), one of {', '.join(map(repr, FEATURE_PENALTIES))}; got "
+            f"penalty={est.penalty!r}. Set penalty='group_input'"
+        )
 
 
 # --- what "selected" means ------------------------------------------------------------------
@@ -141,19 +161,29 @@ def default_warm_epochs(max_epochs, alphas) -> int:
 
 
 def check_alphas(alphas) -> np.ndarray:
-    """A path's grid, increasing; alpha = 0 (no penalty) is allowed."""
-    return np.sort(_check_alphas(alphas, zero=True))
+    """A path's grid, increasing and without repeats; alpha = 0 (no penalty) is allowed."""
+    a = np.sort(_check_alphas(alphas, zero=True))
+    repeated = np.unique(a[1:][a[1:] == a[:-1]])
+    if len(repeated):
+        raise ValueError(
+            f"alphas must be distinct (a path fits each alpha once), got {repeated.tolist()} "
+            "more than once; remove the repeated values"
+        )
+    return a
 
 
 # --- the path itself ------------------------------------------------------------------------
 @dataclass
 class PathRun:
-    """Raw path results: per alpha a :class:`TrainResult` whose member axis is the folds, and the
-    validation data-fit ``val_loss`` of shape ``(n_alphas, n_folds)`` (inf where one diverged)."""
+    """Raw path results: per alpha a :class:`TrainResult` whose member axis is the folds, the
+    validation data-fit ``val_loss`` of shape ``(n_alphas, n_folds)`` (inf where one diverged)
+    and ``diverged`` ``(n_alphas,)``: a fold's loss is not finite there, or the member on every
+    row diverged."""
 
     alphas: np.ndarray
     results: list
     val_loss: np.ndarray
+    diverged: np.ndarray
     mode: str
     seconds: float
     penalized: list
@@ -197,6 +227,14 @@ def _where_members(ok, new, old):
     )
 
 
+def _keep_finite(res: TrainResult, start) -> TrainResult:
+    """``res`` with each diverged member's parameters and state replaced by ``start``, those it
+    trained from: what the path keeps of it (``diverged_epoch`` still says it diverged)."""
+    ok = np.asarray(res.diverged_epoch) < 0
+    params, state = _where_members(ok, (res.params, res.state), start)
+    return dataclasses.replace(res, params=params, state=state)
+
+
 def relax(est, network, config, data, keys, train_w, val_w, results, epochs) -> list:
     """The relaxed refits of path points (``results``, one :class:`TrainResult` of the folds per
     point), all trained at once: each continues from its parameters with no penalty but the
@@ -231,7 +269,8 @@ def run_path(
     """Train ``est``'s network at every alpha for every fold (rows of ``train_w``/``val_w``);
     with ``relax_epochs > 0`` each point is judged (and returned) after its relaxed refit; with
     ``monotone`` (warm paths) a row that is exactly zero at one alpha is held at zero for every
-    larger alpha. A member that diverges at one alpha starts the next from its last finite point.
+    larger alpha. A member that diverges at one alpha keeps the parameters it started from (its
+    result's ``params``; a warm path starts the next alpha from them).
 
     ``every_row=True`` also trains, beside the folds and in the same programs, the path of one
     more member on every row (the first fold's key, no validation rows): ``PathRun.every_row``,
@@ -256,8 +295,8 @@ def run_path(
                 network, config if i == 0 else warm_config, data, stack_members(members), params,
                 state, keep=used_inputs(params) if monotone and i > 0 else None,
             )  # fmt: skip
-            ok = np.asarray(res.diverged_epoch) < 0
-            params, state = _where_members(ok, (res.params, res.state), (params, state))
+            res = _keep_finite(res, (params, state))
+            params, state = res.params, res.state
             results.append(res)
         mode = "warm"
     else:
@@ -265,7 +304,8 @@ def run_path(
         for alpha in alphas:
             members += _members(est, _penalty(est, alpha), path_keys, path_train, path_val)
         res = train(network, config, data, stack_members(members))
-        results = split_members(res, len(alphas))
+        initial = init_members(network, jnp.stack(path_keys))
+        results = [_keep_finite(r, initial) for r in split_members(res, len(alphas))]
         mode = "batched"
     all_rows = [take_members(r, slice(F, F + 1)) for r in results] if every_row else None
     results = [take_members(r, slice(0, F)) for r in results] if every_row else results
@@ -274,12 +314,18 @@ def run_path(
         results = relax(est, network, config, data, keys, train_w, val_w, results, relax_epochs)
     val = np.empty((len(alphas), F))
     vw = np.stack(val_w)
-    for i, res in enumerate(results):
+    for i, (res, pen) in enumerate(zip(results, penalized, strict=True)):
         val[i] = weighted_loss(network, config.loss, res.params, res.state, data.X, data.y, vw)
-        val[i][np.asarray(res.diverged_epoch) >= 0] = np.inf
+        # a point whose penalized fit diverged stays judged so, even if its relaxed refit (from
+        # the parameters the path kept) did not
+        bad = (np.asarray(res.diverged_epoch) >= 0) | (np.asarray(pen.diverged_epoch) >= 0)
+        val[i][bad] = np.inf
     val[~np.isfinite(val)] = np.inf
+    diverged = ~np.all(np.isfinite(val), axis=1)
+    if every_row:
+        diverged |= np.array([np.any(np.asarray(r.diverged_epoch) >= 0) for r in all_rows])
     seconds = time.perf_counter() - start
-    return PathRun(np.asarray(alphas), results, val, mode, seconds, penalized, all_rows)
+    return PathRun(np.asarray(alphas), results, val, diverged, mode, seconds, penalized, all_rows)
 
 
 # --- what users get back --------------------------------------------------------------------
@@ -287,11 +333,17 @@ def run_path(
 class FeaturePath:
     """A fitted path. Arrays are indexed by alpha (increasing) first.
 
-    ``val_loss``: validation data-fit per alpha (mean over folds; ``val_loss_folds`` per fold);
-    ``selected``: ``(n_alphas, n_features)`` booleans; ``n_selected``; ``feature_names``;
-    ``leave_alpha``: per feature, the alpha from which it stays out (inf: never left);
+    ``val_loss``: validation data-fit per alpha (mean over folds; ``val_loss_folds`` per fold):
+    half the squared error ``0.5 ||y_i - f_i||^2`` averaged over the validation rows for
+    regression (half the MSE for one output), the mean log-loss for classification; inf where
+    training diverged on that fold. ``selected``: ``(n_alphas, n_features)`` booleans;
+    ``n_selected``; ``feature_names``; ``leave_alpha``: per feature, the smallest grid alpha
+    from which it stays out (inf: still in at the largest; 0: never in);
     ``best_index``: the alpha chosen (least mean validation loss, or the 1-SE rule in the CV
-    estimators); ``params``: per alpha the parameter pytrees (when asked for);
+    estimators); ``diverged``: per alpha, whether training diverged there (on a fold, or on the
+    CV estimators' refit on every row; such a point is never chosen, and its ``selected`` row is
+    read off the parameters the path kept: those the diverged fit started from);
+    ``params``: per alpha the parameter pytrees (when asked for);
     ``mode`` ("warm" or "batched") and ``seconds`` (wall time of the training).
     """
 
@@ -301,6 +353,7 @@ class FeaturePath:
     selected: np.ndarray
     feature_names: np.ndarray
     best_index: int
+    diverged: np.ndarray
     mode: str
     seconds: float
     params: list | None = None
@@ -323,12 +376,14 @@ class FeaturePath:
         return list(self.feature_names[self.selected[i]])
 
     def to_frame(self):
-        """One row per alpha: alpha, validation loss, number and names of selected features."""
+        """One row per alpha: alpha, validation loss, number and names of selected features,
+        whether training diverged there."""
         import pandas as pd
 
         return pd.DataFrame({
             "alpha": self.alphas, "val_loss": self.val_loss, "n_selected": self.n_selected,
             "selected": [list(self.feature_names[s]) for s in self.selected],
+            "diverged": self.diverged,
         })  # fmt: skip
 
     def plot(self, ax=None):
@@ -337,10 +392,10 @@ class FeaturePath:
         return plot_path(self, ax=ax)
 
 
-def check_path(est, val_loss_folds):
-    """Refuse a path on which every point diverged on some fold; warn when some did (a point
-    with an infinite validation loss on one fold is never chosen)."""
-    bad = ~np.all(np.isfinite(val_loss_folds), axis=1)
+def check_path(est, diverged):
+    """Refuse a path on which every point ``diverged`` (``PathRun.diverged``); warn when some
+    did (those are never chosen)."""
+    bad = np.asarray(diverged, bool)
     if not bad.any():
         return
     advice = f"try {est._divergence_advice()}"
@@ -348,15 +403,18 @@ def check_path(est, val_loss_folds):
         raise DivergenceError(f"training diverged at every alpha of the path: {advice}")
     warnings.warn(
         f"training diverged at {int(bad.sum())} of {len(bad)} alphas of the path (on at least "
-        f"one fold); those alphas were not chosen: {advice}",
+        f"one fold, or on the refit on every row); those alphas were not chosen: {advice}",
         RuntimeWarning,
         stacklevel=3,
     )
 
 
-def choose(val_loss_folds, rule="min") -> int:
-    """Index of the chosen alpha: least mean validation loss (``"min"``), or the largest alpha
-    whose mean is within one standard error of that minimum (``"1se"``)."""
+def choose(val_loss_folds, rule="min", diverged=None) -> int:
+    """Index of the chosen alpha among those not ``diverged``: least mean validation loss
+    (``"min"``), or the largest alpha whose mean is within one standard error of that minimum
+    (``"1se"``; the sparsest such point when the selected sets are nested)."""
+    if diverged is not None:
+        val_loss_folds = np.where(np.asarray(diverged, bool)[:, None], np.inf, val_loss_folds)
     mean = val_loss_folds.mean(axis=1)
     best = int(np.argmin(mean))
     if rule == "min" or val_loss_folds.shape[1] < 2:
@@ -375,7 +433,7 @@ def _check_count(name, value, low, none=False):
 
 
 def _prepare(est, X, y):
-    est._check_params()
+    """The validated data and encoded targets (the parameters are checked before)."""
     X, y = est._validate_fit(X, y)
     Y, n_outputs = est._encode_targets(y, fitted=False)
     return X, y, Y, n_outputs
@@ -396,12 +454,10 @@ def estimator_path(
     monotone=True,
 ):
     """``est.path(...)``: a path with one validation split, the estimator left fitted at the
-    alpha of least validation loss."""
-    if est.penalty is None:
-        raise ValueError(
-            "a path needs a penalty; use penalty='group_input' or 'hadamard_input' "
-            "for feature selection"
-        )
+    alpha of least validation loss. The arguments are checked first (a refused one leaves an
+    earlier fit as it was); a failure once the refit has started leaves the estimator unfitted."""
+    est._check_params()
+    check_feature_penalty(est, "a path")
     if est.n_estimators != 1 or est.bootstrap:
         raise ValueError(
             "a path trains one network per alpha; n_estimators > 1 and bootstrap=True are not "
@@ -410,16 +466,30 @@ def estimator_path(
         )
     if alphas is None:
         _check_count("n_alphas", n_alphas, 1)
+    else:
+        alphas = check_alphas(alphas)
     _check_count("warm_epochs", warm_epochs, 1, none=True)
     _check_count("relax_epochs", relax_epochs, 0)
-    try:  # from here on the estimator is being refitted: a failure leaves it unfitted
-        return _fit_path(
+    try:
+        path = _fit_path(
             est, X, y, alphas, n_alphas, warm_start, validation_data, return_params,
             warm_epochs, relax_epochs, monotone,
         )  # fmt: skip
     except BaseException:
         est._forget_fit()
         raise
+    if est.verbose:
+        print(f"{type(est).__name__}.path: {summary(path)}")
+    return path
+
+
+def summary(path) -> str:
+    """One line on a fitted path (what ``verbose`` prints)."""
+    return (
+        f"{len(path.alphas)} alphas ({path.mode}), alpha_={path.best_alpha:.4g}, "
+        f"{int(path.n_selected[path.best_index])} of {path.selected.shape[1]} features selected, "
+        f"{int(path.diverged.sum())} diverged, {path.seconds:.2f} s"
+    )
 
 
 def _fit_path(
@@ -449,19 +519,18 @@ def _fit_path(
     keys = est._member_keys(rng, 1)
     if alphas is None:
         alphas = default_alphas(network, config.loss, data.X, data.y, tw, keys[0], int(n_alphas))
-    alphas = check_alphas(alphas)
     warm_epochs = warm_epochs or default_warm_epochs(int(est.max_epochs), alphas)
     run = run_path(
         est, network, config, data, keys, [tw], [vw], alphas, warm_start, warm_epochs,
         relax_epochs, monotone,
     )  # fmt: skip
-    check_path(est, run.val_loss)
-    best = choose(run.val_loss)
+    check_path(est, run.diverged)
+    best = choose(run.val_loss, diverged=run.diverged)
     path = FeaturePath(
         alphas=alphas, val_loss=run.val_loss.mean(axis=1), val_loss_folds=run.val_loss,
         selected=np.stack([selected_mask(r.params) for r in run.penalized]),
-        feature_names=feature_names(est, X.shape[1]), best_index=best, mode=run.mode,
-        seconds=run.seconds,
+        feature_names=feature_names(est, X.shape[1]), best_index=best, diverged=run.diverged,
+        mode=run.mode, seconds=run.seconds,
         params=[(r.params, r.state) for r in run.results] if return_params else None,
     )  # fmt: skip
     est._store(network, run.results[best], slice(0, 1))

@@ -56,9 +56,12 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
     -------
     pandas.DataFrame
         Parameters, ``train_score`` and ``val_score`` (``estimator.score``: R^2 or accuracy;
-        means over folds, with ``std_val_score`` under cv), ``n_epochs`` and ``diverged``.
+        means over folds, with ``std_val_score`` under cv), ``n_epochs`` (mean over folds) and
+        ``diverged``. A configuration whose training diverged on any fold has ``diverged=True``
+        and NaN scores and ``n_epochs`` (as ``cross_validate`` with ``error_score=np.nan`` gives
+        that fold NaN, and so the mean), with a warning per diverged fit.
         ``.attrs["estimators"]`` holds the fitted estimators: one per row, or a list of one per
-        fold under ``cv``.
+        fold under ``cv`` (``None`` for a fold that diverged).
     """
     from sparsitylab.estimators.mlp import SparseMLPClassifier, SparseMLPRegressor
     from sparsitylab.estimators.mlp_cv import _PathCV
@@ -139,7 +142,10 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
         rec = dict(params)
         train_scores, val_scores, epochs = [], [], []
         for (tr, va), est in zip(folds, fitted[row], strict=True):
-            if est is None:
+            if est is None:  # diverged: NaN, as cross_validate's error_score=np.nan
+                train_scores.append(np.nan)
+                val_scores.append(np.nan)
+                epochs.append(np.nan)
                 continue
             train_scores.append(est.score(_rows(X, tr), y_raw[tr]))
             epochs.append(est.n_iter_)
@@ -147,12 +153,12 @@ def sweep(estimator, X, y, param_grid, cv=None, validation_data=None):
                 val_scores.append(est.score(_rows(X, va), y_raw[va]))
             elif validation_data is not None:
                 val_scores.append(est.score(*validation_data))
-        rec["train_score"] = float(np.mean(train_scores)) if train_scores else np.nan
+        rec["train_score"] = float(np.mean(train_scores))
         if cv is not None or validation_data is not None:
-            rec["val_score"] = float(np.mean(val_scores)) if val_scores else np.nan
+            rec["val_score"] = float(np.mean(val_scores))
         if cv is not None:
-            rec["std_val_score"] = float(np.std(val_scores)) if val_scores else np.nan
-        rec["n_epochs"] = float(np.mean(epochs)) if epochs else np.nan
+            rec["std_val_score"] = float(np.std(val_scores))
+        rec["n_epochs"] = float(np.mean(epochs))
         rec["diverged"] = bool(diverged[row])
         records.append(rec)
     frame = pd.DataFrame.from_records(records)
