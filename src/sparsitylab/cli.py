@@ -2,18 +2,24 @@
 """The ``sparsitylab`` command line: run the studies, fit a table of your own, check a saved model.
 
     sparsitylab studies
-    sparsitylab study NAME [--seeds N] [--quick] [--out DIR] [--scheduler ADDRESS] [--resume]
+    sparsitylab study NAME [--seeds N] [--quick] [--out DIR] [--scheduler ADDRESS | --processes N]
+                           [--resume]
     sparsitylab fit data.csv --target COL [--model lasso|hadamard|mlp] [--alpha A | --path]
-    sparsitylab certify MODEL
+                    [--test-size F] [--random-state N] [--seeds N] [--save model.pkl]
+    sparsitylab certify MODEL [--tol T]
 
 Errors in the input (a missing file, a missing or non-numeric column, an unknown study) are
-reported on one line with a non-zero exit status, never as a traceback.
+reported on one line with a non-zero exit status, never as a traceback. Text that comes from the
+user (column names, paths, study names) is printed as it is: never read as Rich markup, never
+folded.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
+import reprlib
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +27,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
 
 app = typer.Typer(
     name="sparsitylab",
@@ -39,29 +46,53 @@ class UserError(Exception):
     """Bad input: reported on one line."""
 
 
+def _print(text: str | Text, *, style: str | None = None, err: bool = False) -> None:
+    """Print ``text`` as it is: never read as Rich markup (column names, paths and study names
+    are the user's data), never folded at the terminal's width (a path stays whole when piped)."""
+    (err_console if err else console).print(
+        text, style=style, markup=False, highlight=False, soft_wrap=True
+    )
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
 def _fail(message: str, code: int = 2):
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _print(Text.assemble(("error:", "bold red"), " ", message), err=True)
     raise typer.Exit(code)
 
 
-def _guard(fn, *args, **kwargs):
-    """Run ``fn``; turn the expected failures into a one-line error."""
+def _warn(message: str) -> None:
+    _print(Text.assemble(("warning:", "bold yellow"), " ", message), err=True)
+
+
+def _describe(exc: BaseException) -> str:
+    """``"OverflowError: math range error"``: an unexpected failure's type and message, on one
+    line."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _guard(fn, *args, interrupted: str = "interrupted"):
+    """Run ``fn(*args)``; turn the expected failures into a one-line error (``interrupted`` is
+    the line for Ctrl-C)."""
     from sparsitylab._errors import DivergenceError
     from sparsitylab.studies import StudyError
 
     try:
-        return fn(*args, **kwargs)
+        return fn(*args)
     except typer.Exit:
         raise
     except KeyboardInterrupt:
-        _fail("interrupted (run again with --resume to continue)", 130)
+        _fail(interrupted, 130)
     except (
         UserError, StudyError, DivergenceError, FileNotFoundError, IsADirectoryError,
         PermissionError,
     ) as exc:  # fmt: skip
         _fail(str(exc))
-    except (ValueError, TypeError, OSError) as exc:
-        _fail(f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+    except (ValueError, TypeError, OSError, ArithmeticError, MemoryError) as exc:
+        _fail(_describe(exc))
 
 
 # --- studies ------------------------------------------------------------------------------------
@@ -75,7 +106,7 @@ def studies_command():
     table.add_column("source")
     table.add_column("what it shows")
     for study in STUDIES.values():
-        table.add_row(study.name, study.source, study.summary)
+        table.add_row(Text(study.name), Text(study.source), Text(study.summary))
     console.print(table)
 
 
@@ -83,65 +114,79 @@ def studies_command():
 def study_command(
     name: str = typer.Argument(..., help="Study name (see `sparsitylab studies`)."),
     seeds: int = typer.Option(
-        None, "--seeds", help="Seeds per configuration (default: the study's)."
+        None, "--seeds", help="Seeds per configuration, 1 to 10000 (default: the study's)."
     ),
     quick: bool = typer.Option(False, "--quick", help="Small settings: under a minute on 2 cores."),
     out: Path = typer.Option(Path("reports"), "--out", help="Reports go to OUT/NAME/."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://...)."),
-    processes: int = typer.Option(None, "--processes", help="Run tasks in N local processes."),
+    processes: int = typer.Option(
+        None, "--processes", help="Run tasks in N local worker processes (default: in-process)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Keep finished runs in OUT/NAME/."),
 ):
     """Run one study and write its report (HTML, Markdown, metrics, figures, configuration)."""
-    _guard(_run_study, name, seeds, quick, out, scheduler, processes, resume)
+    _guard(
+        _run_study, name, seeds, quick, out, scheduler, processes, resume,
+        interrupted="interrupted (run again with --resume to continue)",
+    )  # fmt: skip
 
 
 def _run_study(name, seeds, quick, out, scheduler, processes, resume):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from sparsitylab.studies import (
+        check_executor_options,
+        get_study,
+        make_executor,
+        open_run,
+        study_config,
+    )
 
-    from sparsitylab.studies import get_study, make_executor, run_study
-
-    if processes is not None and processes < 1:
-        raise UserError(f"--processes must be at least 1, got {processes}")
-    if processes is not None and scheduler:
-        raise UserError("give --scheduler (a Dask cluster) or --processes (local), not both")
-    if seeds is not None and seeds < 1:
-        raise UserError(f"--seeds must be at least 1, got {seeds}")
+    check_executor_options(scheduler, processes)
     study = get_study(name)
+    study_config(study, quick=quick, seeds=seeds)  # --seeds checked before connecting anywhere
+    _check_out(out)
+    executor = make_executor(scheduler, processes)
+    try:
+        with open_run(study, out, quick=quick, seeds=seeds, resume=resume) as run:
+            paths = _execute_with_bar(run, executor, f"{name} ({executor.name})")
+    finally:
+        executor.close()
+    _print(f"report: {paths['html']}")
+    _print(f"metrics: {paths['metrics']}")
+
+
+def _check_out(out: Path) -> None:
     try:
         Path(out).mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"--out {out} is not a writable folder: {err.strerror}") from None
     if not os.access(out, os.W_OK):
         raise UserError(f"--out {out} is not a writable folder")
-    executor = make_executor(scheduler, processes)
+
+
+def _execute_with_bar(run, executor, label: str) -> dict:
+    """``run.execute`` under a progress bar on standard error; a failed run removes the bar, so
+    its one-line error is all that standard error shows."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[last]}"),
+        TextColumn("{task.fields[last]}", markup=False),
         console=err_console,
         transient=False,
     ) as bar:
-        task = bar.add_task(f"{name} ({executor.name})", total=None, last="")
+        task = bar.add_task(label, total=None, last="")
 
         def progress(done, total, key):
             bar.update(task, completed=done, total=total, last=key)
 
         try:
-            paths = run_study(
-                study,
-                out,
-                quick=quick,
-                seeds=seeds,
-                executor=executor,
-                resume=resume,
-                progress=progress,
-            )
-        finally:
-            executor.close()
-    console.print(f"report: {paths['html']}")
-    console.print(f"metrics: {paths['metrics']}")
+            return run.execute(executor, progress)
+        except BaseException:
+            bar.live.transient = True
+            raise
 
 
 # --- fit and certify ----------------------------------------------------------------------------
@@ -151,8 +196,20 @@ class ModelKind(StrEnum):
     mlp = "mlp"
 
 
+CSV_SUFFIXES = (".csv", ".txt", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+MAX_ABS_VALUE = 1e100  # squares and products of larger values overflow in the fits
+
+
 def _rows(n: int) -> str:
     return f"{n} row{'' if n == 1 else 's'}"
+
+
+def _names(names, limit: int = 20) -> str:
+    """Column names for a message: the first ``limit``, then how many more."""
+    names = [str(n) for n in names]
+    more = f", ... and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def _check_header(path: Path, names) -> None:
@@ -169,7 +226,7 @@ def _check_header(path: Path, names) -> None:
             )
     dup = sorted(n for n, c in Counter(names).items() if c > 1)
     if dup:
-        raise UserError(f"duplicate column name(s) in {path.name}: {', '.join(dup)}; rename them")
+        raise UserError(f"duplicate column name(s) in {path.name}: {_names(dup)}; rename them")
     empty = [i for i, n in enumerate(names) if not n.strip()]
     if empty:
         raise UserError(
@@ -179,59 +236,107 @@ def _check_header(path: Path, names) -> None:
         )
 
 
-def read_table(path: Path, target: str):
-    """Features and target from a CSV or Parquet file; every column must be numeric."""
-    import numpy as np
+def _read_frame(path: Path):
+    """The table in ``path``, a CSV or Parquet file (told apart by the name's ending)."""
     import pandas as pd
 
-    path = Path(path)
     if not path.exists():
         raise UserError(f"no such file: {path}")
     if path.is_dir():
         raise UserError(f"{path} is a directory, expected a CSV or Parquet file")
-    suffix = path.suffix.lower()
+    name = path.name.lower()
+    if not name.endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        raise UserError(
+            f"{path.name}: `fit` reads CSV ({', '.join(CSV_SUFFIXES)}) and Parquet "
+            f"({', '.join(PARQUET_SUFFIXES)}) files; convert it first"
+        )
+    parquet = name.endswith(PARQUET_SUFFIXES)
     try:
-        if suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path)
+        frame = pd.read_parquet(path) if parquet else pd.read_csv(path)
     except ImportError as exc:
         raise UserError(f"cannot read {path}: {exc}") from None
     except Exception as exc:  # parser errors of every kind
         raise UserError(f"cannot read {path}: {' '.join(str(exc).split())}") from None
-    if suffix in (".parquet", ".pq"):
+    if parquet:
         _check_header(path, frame.columns)
     else:  # the header as written: pandas renames duplicates (x, x.1) and empty names (Unnamed: 0)
         _check_header(path, pd.read_csv(path, header=None, nrows=1, dtype=str,
                                         keep_default_na=False).iloc[0].tolist())  # fmt: skip
-    if target not in frame.columns:
-        raise UserError(
-            f"target column {target!r} is not in {path.name} "
-            f"(columns: {', '.join(map(str, frame.columns))})"
-        )
-    if len(frame) < 10:
-        raise UserError(f"{path.name} has {_rows(len(frame))}; need at least 10 to fit and test")
+    return frame
+
+
+def _numeric(frame, target: str) -> None:
+    """Every column numeric (booleans become 0/1, in place); the target has its own message."""
+    import pandas as pd
+
     for col in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
-            if pd.api.types.is_bool_dtype(frame[col]):
-                frame[col] = frame[col].astype(float)
-                continue
+        if pd.api.types.is_bool_dtype(frame[col]):
+            frame[col] = frame[col].astype(float)
+        elif not pd.api.types.is_numeric_dtype(frame[col]) and col == target:
+            raise UserError(
+                f"the target {target!r} is not numeric: `fit` fits a regression, so the target "
+                "must be numbers (a class of two values may be coded 0/1 for a linear-"
+                "probability fit)"
+            )
+        elif not pd.api.types.is_numeric_dtype(frame[col]):
             raise UserError(
                 f"column {col!r} is not numeric; encode it first (e.g. one-hot columns) or drop it"
             )
-    if frame.isna().any().any():
-        bad = [str(c) for c in frame.columns if frame[c].isna().any()]
-        raise UserError(f"missing values in column(s) {', '.join(bad)}; impute or drop them first")
-    bad = [str(c) for c in frame.columns if np.isinf(frame[c].to_numpy(float)).any()]
+
+
+def _finite(frame) -> None:
+    """No missing, infinite or overflowing values."""
+    import numpy as np
+
+    bad = [c for c in frame.columns if frame[c].isna().any()]
+    if bad:
+        raise UserError(f"missing values in column(s) {_names(bad)}; impute or drop them first")
+    values = {c: np.abs(frame[c].to_numpy(float)) for c in frame.columns}
+    bad = [c for c, v in values.items() if np.isinf(v).any()]
+    if bad:
+        raise UserError(f"infinite values in column(s) {_names(bad)}; replace or drop them first")
+    bad = [c for c, v in values.items() if v.max(initial=0.0) > MAX_ABS_VALUE]
     if bad:
         raise UserError(
-            f"infinite values in column(s) {', '.join(bad)}; replace or drop them first"
+            f"column(s) {_names(bad)} hold values beyond {MAX_ABS_VALUE:g} in size, too large to "
+            "fit (their squares overflow); rescale them first, e.g. divide by a power of ten"
         )
+
+
+def read_table(path: Path, target: str):
+    """Features and target from a CSV or Parquet file; every column must be numeric. Warns (one
+    line on standard error) when the target looks like a class label: ``fit`` does regression."""
+    path = Path(path)
+    frame = _read_frame(path)
+    if target not in frame.columns:
+        raise UserError(
+            f"target column {target!r} is not in {path.name} (columns: {_names(frame.columns)})"
+        )
+    if len(frame) < 10:
+        raise UserError(f"{path.name} has {_rows(len(frame))}; need at least 10 to fit and test")
+    import pandas as pd
+
+    boolean = pd.api.types.is_bool_dtype(frame[target])
+    _numeric(frame, target)
+    _finite(frame)
     y = frame[target].to_numpy(float)
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
         raise UserError("no feature columns besides the target")
+    if boolean or len(set(y.tolist())) == 2:
+        kind = "is boolean" if boolean else "has only 2 distinct values"
+        _warn(
+            f"the target {target!r} {kind}: `fit` fits a regression to it (a linear-probability "
+            "model for a 0/1 class), not a classifier"
+        )
     return X.to_numpy(float), y, [str(c) for c in X.columns]
+
+
+def _numbers(values: dict) -> str:
+    """``"duality_gap 1.2e-13, kkt_violation 0"``: a certificate on one line."""
+    return ", ".join(
+        f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()
+    )
 
 
 def lasso_certificate(Xs, y, coef, alpha) -> dict:
@@ -256,24 +361,34 @@ def lasso_certificate(Xs, y, coef, alpha) -> dict:
     }
 
 
+def _check_fit_options(model, alpha, path, test_size, seeds) -> None:
+    if path and alpha is not None:
+        raise UserError("give either --alpha or --path, not both")
+    if alpha is not None and not (math.isfinite(alpha) and alpha > 0):
+        raise UserError(f"--alpha must be a positive finite number, got {alpha}")
+    if not 0 < test_size < 1:
+        raise UserError(f"--test-size must lie in (0, 1), got {test_size}")
+    if seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {seeds}")
+    if seeds != 1 and model != ModelKind.mlp:
+        raise UserError(
+            f"--seeds (ensemble members) applies to --model mlp only; {model.value} has one "
+            "solution, drop --seeds"
+        )
+    if seeds != 1 and path:
+        raise UserError(
+            "--path fits one network per fold and alpha; --seeds (ensemble members) applies to "
+            "--model mlp with --alpha"
+        )
+
+
 def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds):
     import numpy as np
     from sklearn.metrics import mean_squared_error, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    if path and alpha is not None:
-        raise UserError("give either --alpha or --path, not both")
-    if path and model == ModelKind.mlp and seeds != 1:
-        raise UserError(
-            "--path fits one network per fold and alpha; --seeds (ensemble members) applies to "
-            "--model mlp with --alpha"
-        )
-    if alpha is not None and alpha <= 0:
-        raise UserError(f"--alpha must be positive, got {alpha}")
-    if not 0 < test_size < 1:
-        raise UserError(f"--test-size must lie in (0, 1), got {test_size}")
-    X, y, names = read_table(data, target)
+    _check_fit_options(model, alpha, path, test_size, seeds)
     out = Path(save or Path(data).with_suffix(f".{model.value}.pkl"))
     if out.is_dir():
         raise UserError(f"{out} is a directory; give --save a file name, e.g. {out / 'model.pkl'}")
@@ -281,6 +396,7 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
         raise UserError(f"cannot save the model: folder {out.parent} does not exist")
     if not os.access(out.parent, os.W_OK):
         raise UserError(f"cannot save the model: folder {out.parent} is not writable")
+    X, y, names = read_table(data, target)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=random_state)
     if len(yte) < 2:
         raise UserError(
@@ -308,9 +424,8 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
             alpha = float(est.alpha_)
         else:
             est = HadamardLasso(alpha=alpha).fit(Xtr_s, ytr)
-        certificate = {
-            k: (v if not isinstance(v, float) else float(v))
-            for k, v in est.certificate_.as_dict().items()
+        certificate = {  # NaN marks a field that does not apply (the bridge's curvature)
+            k: v for k, v in est.certificate_.as_dict().items() if not _is_nan(v)
         }
     else:
         from sklearn.compose import TransformedTargetRegressor
@@ -350,30 +465,19 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
         "n_test": len(yte),
     }
 
-    console.print(
-        f"{model.value} on {Path(data).name} → {target}",
-        style="bold",
-        markup=False,
-        highlight=False,
-    )
+    _print(f"{model.value} on {Path(data).name} → {target}", style="bold")
     table = RichTable(show_header=False)
     for k, v in metrics.items():
         table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
     console.print(table)
     if certificate is not None:
-        console.print(
-            "certificate: "
-            + ", ".join(
-                f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-                for k, v in certificate.items()
-            )
-        )
+        _print(f"certificate: {_numbers(certificate)}")
     label = (
         "features with non-zero input weights"
         if model == ModelKind.mlp and not path
         else "selected features"
     )
-    console.print(f"{label} ({len(selected)} of {len(names)}): {', '.join(selected) or 'none'}")
+    _print(f"{label} ({len(selected)} of {len(names)}): {', '.join(selected) or 'none'}")
 
     bundle = {
         "format": MODEL_FORMAT,
@@ -391,7 +495,7 @@ def _fit(data, target, model, alpha, path, test_size, random_state, save, seeds)
     from sparsitylab.report import atomic_write
 
     atomic_write(out, pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
-    console.print(f"model saved: {out}")
+    _print(f"model saved: {out}")
 
 
 @app.command("fit")
@@ -405,26 +509,70 @@ def fit_command(
     ),
     test_size: float = typer.Option(0.2, "--test-size", help="Held-out fraction for the metrics."),
     random_state: int = typer.Option(42, "--random-state", help="Seed of the split."),
-    seeds: int = typer.Option(1, "--seeds", help="Ensemble members (mlp)."),
+    seeds: int = typer.Option(
+        1, "--seeds", help="Ensemble members (--model mlp, not with --path)."
+    ),
     save: Path = typer.Option(None, "--save", help="Where to save the model (.pkl)."),
 ):
     """Fit a model to your table: metrics, certificate, selected features; saves the model."""
     _guard(_fit, data, target, model, alpha, path, test_size, random_state, save, seeds)
 
 
-def load_model(model_path: Path) -> dict:
-    """The bundle ``fit`` saved, its structure checked: a ``UserError`` names what is wrong."""
+class _ModelUnpickler(pickle.Unpickler):
+    """Unpickles only what a saved model holds: classes of numpy, SciPy, scikit-learn and
+    sparsitylab, and numpy's array rebuilders. Any other name (``os.system``, ``builtins.eval``,
+    a function of those packages) is refused before it is imported or called, so a file that is
+    not a model fails early. This narrows what a hostile file can do; it does not make loading
+    one safe (a model is a pickle): certify only files you trust."""
+
+    PACKAGES = frozenset({"numpy", "scipy", "sklearn", "sparsitylab"})
+    NUMPY_REBUILDERS = frozenset({"scalar", "_reconstruct", "_frombuffer"})
+
+    def find_class(self, module, name):
+        package = module.split(".")[0]
+        if package in self.PACKAGES:
+            found = super().find_class(module, name)
+            if isinstance(found, type) or (package == "numpy" and name in self.NUMPY_REBUILDERS):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of a saved model")
+
+
+def _unpickle_model(model_path: Path):
+    import io
+
+    not_model = f"{model_path} is not a model saved by `sparsitylab fit`"
+    try:
+        return _ModelUnpickler(io.BytesIO(model_path.read_bytes())).load()
+    except pickle.UnpicklingError as exc:
+        raise UserError(f"{not_model} ({exc})") from None
+    except (IsADirectoryError, PermissionError):
+        raise
+    except Exception:
+        raise UserError(not_model) from None
+
+
+def _positive_finite(x) -> bool:
+    """A real number (not a bool) in (0, inf); an int too large for a float is not."""
     import numbers
 
+    if not isinstance(x, numbers.Real) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(x) and x > 0
+    except OverflowError:
+        return False
+
+
+def load_model(model_path: Path) -> dict:
+    """The bundle ``fit`` saved, its structure checked: a ``UserError`` names what is wrong.
+
+    A model file is a pickle, read through :class:`_ModelUnpickler`: only files you trust."""
     import numpy as np
 
     model_path = Path(model_path)
     if not model_path.exists():
         raise UserError(f"no such file: {model_path}")
-    try:
-        bundle = pickle.loads(model_path.read_bytes())
-    except Exception:
-        raise UserError(f"{model_path} is not a model saved by `sparsitylab fit`") from None
+    bundle = _unpickle_model(model_path)
     if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
         raise UserError(f"{model_path} is not a model saved by `sparsitylab fit`")
 
@@ -445,8 +593,8 @@ def load_model(model_path: Path) -> dict:
     if bundle["kind"] == ModelKind.mlp:
         return bundle
     alpha = bundle["alpha"]
-    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not alpha > 0:
-        raise bad(f"'alpha' is not a positive number ({alpha!r})")
+    if not _positive_finite(alpha):
+        raise bad(f"'alpha' is not a positive finite number ({reprlib.repr(alpha)})")
     try:
         X = np.asarray(bundle["X_train"], dtype=float)
         y = np.asarray(bundle["y_train"], dtype=float)
@@ -473,29 +621,36 @@ def _certify(model_path: Path, tol: float):
         )
     cert = lasso_certificate(bundle["X_train"], bundle["y_train"], bundle["coef"], bundle["alpha"])
     ok = cert["duality_gap"] <= tol
-    console.print(
+    _print(
         f"{bundle['kind']} model for {bundle['target']} ({len(bundle['features'])} "
         f"features), alpha {bundle['alpha']:.6g}"
     )
-    console.print(
-        "re-checked against the Lasso: "
-        + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in cert.items())
-    )
+    _print(f"re-checked against the Lasso: {_numbers(cert)}")
     if not ok:
         _fail(
             f"relative duality gap {cert['duality_gap']:.3g} exceeds {tol:g}: the saved "
             f"coefficients are not the Lasso solution",
             1,
         )
-    console.print(f"[green]certified[/]: relative duality gap {cert['duality_gap']:.2e} <= {tol:g}")
+    _print(
+        Text.assemble(
+            ("certified", "green"), f": relative duality gap {cert['duality_gap']:.2e} <= {tol:g}"
+        )
+    )
 
 
 @app.command("certify")
 def certify_command(
-    model: Path = typer.Argument(..., help="A model saved by `sparsitylab fit`."),
+    model: Path = typer.Argument(
+        ..., help="A model saved by `sparsitylab fit`: a pickle, so only a file you trust."
+    ),
     tol: float = typer.Option(1e-6, "--tol", help="Largest relative duality gap accepted."),
 ):
-    """Re-check a saved lasso/hadamard model against its sparse problem (duality gap, KKT)."""
+    """Re-check a saved lasso/hadamard model against its sparse problem (duality gap, KKT).
+
+    A model file is a pickle, and loading a pickle can run code: certify only files you trust
+    (ones you saved with `sparsitylab fit`). Names from outside numpy, SciPy, scikit-learn and
+    sparsitylab are refused before they load, which narrows but does not remove the risk."""
     _guard(_certify, model, tol)
 
 

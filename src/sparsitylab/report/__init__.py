@@ -1,9 +1,9 @@
 """Reports a person can read: self-contained HTML, Markdown, metrics and configuration as JSON.
 
 A :class:`Report` is a title, a one-line summary and a list of :class:`Section` s; a section holds
-paragraphs of text (a small Markdown subset: ``**bold**``, ``*italic*``, ```code```, and lines
-starting with ``- `` as bullets) and items, each a :class:`Table` (a pandas DataFrame with a
-caption) or a :class:`Figure` (a matplotlib figure, rendered once to PNG).
+paragraphs of text (a small Markdown subset: ``**bold**``, ``*italic*``, ```code``` shown as
+written, and lines starting with ``- `` as bullets) and items, each a :class:`Table` (a pandas
+DataFrame with a caption) or a :class:`Figure` (a matplotlib figure, rendered once to PNG).
 
 :func:`write_report` writes into one directory::
 
@@ -168,18 +168,27 @@ class Report:
 
 
 # --- rendering ----------------------------------------------------------------------------------
-_INLINE = [
-    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
+_CODE = re.compile(r"`([^`]+)`")
+_EMPHASIS = [
     (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
     (re.compile(r"(?<![*\w])\*([^*\s][^*]*)\*(?![*\w])"), r"<em>\1</em>"),
 ]
 
 
-def _inline_html(text: str) -> str:
+def _emphasis_html(text: str) -> str:
     out = html.escape(text, quote=False)
-    for pattern, repl in _INLINE:
+    for pattern, repl in _EMPHASIS:
         out = pattern.sub(repl, out)
     return out
+
+
+def _inline_html(text: str) -> str:
+    """``**bold**``, ``*italic*`` and ```code```; a code span is shown as written (``x**2``)."""
+    parts = _CODE.split(text)  # text, code, text, code, ..., text
+    return "".join(
+        f"<code>{html.escape(part, quote=False)}</code>" if i % 2 else _emphasis_html(part)
+        for i, part in enumerate(parts)
+    )
 
 
 def _paragraph_html(text: str) -> str:
@@ -247,8 +256,10 @@ def render_html(report: Report) -> str:
 
 
 def _md_cell(text) -> str:
-    """A Markdown table cell: ``|`` escaped, so it does not end the cell."""
-    return str(text).replace("|", "\\|")
+    """A Markdown table cell: HTML escaped, ``|`` escaped (so it does not end the cell) and line
+    breaks as ``<br>`` (a newline would end the row)."""
+    cell = html.escape(str(text), quote=False).replace("|", "\\|")
+    return re.sub(r"\r\n|\r|\n", "<br>", cell)
 
 
 def _table_markdown(table: Table) -> str:

@@ -3,7 +3,8 @@
 ``STUDIES`` maps a name to its :class:`Study`; a study is registered only when the pieces it
 builds on import, so every listed study runs. ``run_study(get_study(name), out)`` writes
 ``out/<name>/report.html``, ``report.md``, ``metrics.json``, ``config.json``, the figures as PNG
-and ``runs.jsonl`` (the streamed results that ``resume=True`` continues from).
+and ``runs.jsonl`` (the streamed results that ``resume=True`` continues from); ``out/<name>/.lock``
+exists while a run is in progress and refuses a second run into the same folder.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from __future__ import annotations
 import importlib
 
 from sparsitylab.studies._framework import (
+    MAX_SEEDS,
     DaskExecutor,
     Executor,
     InProcessExecutor,
     ProcessExecutor,
     Study,
     StudyError,
+    StudyRun,
     Task,
+    check_executor_options,
     make_executor,
+    open_run,
     run_study,
     study_config,
 )
@@ -32,8 +37,12 @@ __all__ = [
     "ProcessExecutor",
     "DaskExecutor",
     "StudyError",
+    "StudyRun",
+    "MAX_SEEDS",
+    "check_executor_options",
     "get_study",
     "make_executor",
+    "open_run",
     "run_study",
     "study_config",
 ]

@@ -8,17 +8,21 @@ of seeds, its configuration and the overrides of ``--quick``) plus two functions
 * ``analyze(config, results) -> Report``: the tables, figures and metrics, computed from the
   results only (so a resumed study gives the same report as an uninterrupted one).
 
-:func:`run_study` writes ``config.json`` first, then runs the tasks through an :class:`Executor`
-(in-process, local processes, or a Dask cluster) and appends each result to ``runs.jsonl`` as it
-finishes (one line, flushed and synced). With ``resume=True`` the results already on disk are
-kept and only the missing tasks run. Results go through a JSON round trip whether they were just
-computed or read back, so both paths give identical numbers.
+:func:`open_run` checks everything first (options, tasks, the results on disk), then locks
+``OUT/NAME`` against other runs (``.lock``, created atomically) and writes ``config.json``;
+:meth:`StudyRun.execute` runs the tasks through an :class:`Executor` (in-process, local
+processes, or a Dask cluster) and appends each result to ``runs.jsonl`` as it finishes (one line,
+flushed and synced). :func:`run_study` does both. With ``resume=True`` the results already on
+disk are kept and only the missing tasks run. Results go through a JSON round trip whether they
+were just computed or read back, so both paths give identical numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -37,10 +41,17 @@ __all__ = [
     "ProcessExecutor",
     "DaskExecutor",
     "StudyError",
+    "StudyRun",
+    "MAX_SEEDS",
+    "check_executor_options",
     "make_executor",
+    "open_run",
     "run_study",
     "study_config",
 ]
+
+MAX_SEEDS = 10_000  # far above any study's need; a typo (10**21) fails here, not mid-run
+LOCK_NAME = ".lock"
 
 
 class StudyError(RuntimeError):
@@ -75,8 +86,8 @@ def study_config(study: Study, *, quick: bool = False, seeds: int | None = None)
     if quick:
         config.update(study.quick)
     n = seeds if seeds is not None else (study.quick_seeds if quick else study.seeds)
-    if n < 1:
-        raise StudyError(f"--seeds must be at least 1, got {n}")
+    if not 1 <= n <= MAX_SEEDS:
+        raise StudyError(f"--seeds must be between 1 and {MAX_SEEDS}, got {n}")
     return {"study": study.name, "quick": bool(quick), "seeds": int(n), **config}
 
 
@@ -132,11 +143,16 @@ class ProcessExecutor(Executor):
 
 
 class DaskExecutor(Executor):
-    """A Dask cluster: ``address`` of a running scheduler (``tcp://host:8786``) or a ``Client``."""
+    """A Dask cluster: ``address`` of a running scheduler (``tcp://host:8786``) or a ``Client``.
+
+    The cluster must have a worker within ``worker_timeout`` seconds, and every worker must
+    import sparsitylab (the tasks are its functions): otherwise a :class:`StudyError`, not a
+    run that waits forever.
+    """
 
     name = "dask"
 
-    def __init__(self, address, timeout: float = 10.0):
+    def __init__(self, address, timeout: float = 10.0, worker_timeout: float = 30.0):
         try:
             from distributed import Client
         except ImportError as exc:  # pragma: no cover
@@ -147,6 +163,11 @@ class DaskExecutor(Executor):
             self.client, self._own = address, False
         else:
             self.client, self._own = _connect(Client, address, timeout), True
+        try:
+            _check_workers(self.client, worker_timeout)
+        except BaseException:
+            self.close()
+            raise
 
     def run(self, tasks):
         from distributed import KilledWorker
@@ -219,16 +240,49 @@ def _connect(client_type, address, timeout: float):
     raise StudyError(f"cannot reach the Dask scheduler at {address}: {reason}") from exc
 
 
+def _check_workers(client, timeout: float) -> None:
+    """At least one worker within ``timeout`` seconds, and every worker imports sparsitylab."""
+    import importlib
+
+    address = client.scheduler.address
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise StudyError(
+            f"the Dask scheduler at {address} has no workers after {timeout:g} s: start some "
+            f"(dask worker {address}) and run again"
+        ) from None
+    answers = client.run(importlib.import_module, "sparsitylab", on_error="return")
+    for worker, answer in sorted(answers.items()):
+        if isinstance(answer, BaseException):
+            raise StudyError(
+                f"the Dask worker {worker} cannot import sparsitylab ({type(answer).__name__}: "
+                f"{' '.join(str(answer).split())}): install it where the workers run"
+            )
+
+
+def check_executor_options(scheduler: str | None = None, processes: int | None = None) -> None:
+    """Refuse what :func:`make_executor` cannot honour, before it connects anywhere."""
+    if scheduler is not None and not scheduler.strip():
+        raise StudyError("--scheduler needs an address, e.g. tcp://host:8786")
+    if processes is not None and processes < 1:
+        raise StudyError(f"--processes must be at least 1, got {processes}")
+    if processes is not None and scheduler is not None:
+        raise StudyError("give --scheduler (a Dask cluster) or --processes (local), not both")
+
+
 def make_executor(scheduler: str | None = None, processes: int | None = None) -> Executor:
-    """``scheduler`` address -> Dask; ``processes`` > 1 -> local processes; else in-process."""
-    if scheduler:
+    """``scheduler`` address -> Dask; ``processes`` N -> N local worker processes (N = 1 too:
+    the tasks then run away from this process); neither -> in-process."""
+    check_executor_options(scheduler, processes)
+    if scheduler is not None:
         return DaskExecutor(scheduler)
-    if processes and processes > 1:
+    if processes is not None:
         return ProcessExecutor(processes)
     return InProcessExecutor()
 
 
-# --- running ------------------------------------------------------------------------------------
+# --- results on disk ----------------------------------------------------------------------------
 def _read_runs(path: Path) -> dict[str, Any]:
     """Complete lines of ``runs.jsonl``; a line cut short by an interruption, or any other line
     that is not a result, is skipped (its task runs again), never the lines after it."""
@@ -258,6 +312,176 @@ def _truncate_partial(path: Path) -> None:
             fh.truncate(cut)
 
 
+# --- the lock of a run folder --------------------------------------------------------------------
+def _create_lock(path: Path) -> None:
+    """Create ``path`` only if it does not exist (``O_EXCL``: one winner), naming this process."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"pid": os.getpid(), "host": socket.gethostname()}, fh)
+
+
+def _lock_owner(path: Path) -> dict | None:
+    """``{"pid", "host"}`` of the lock's holder; ``{}`` if unreadable; None if it is gone."""
+    try:
+        owner = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    ok = (
+        isinstance(owner, dict)
+        and isinstance(owner.get("pid"), int)
+        and owner["pid"] > 0
+        and isinstance(owner.get("host"), str)
+    )
+    return owner if ok else {}
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would end the process there: assume it runs
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _is_free(owner: dict | None) -> bool:
+    """The lock is gone, or held by a process of this host that no longer runs."""
+    if owner is None:
+        return True
+    return owner.get("host") == socket.gethostname() and not _pid_alive(owner["pid"])
+
+
+def _busy(directory: Path, path: Path, owner: dict | None) -> StudyError:
+    who = f"pid {owner['pid']} on {owner['host']}" if owner else "holder unknown"
+    return StudyError(
+        f"{directory} is in use by another run ({who}): wait for it to end or choose another "
+        f"--out; if no run uses that folder, delete {path}"
+    )
+
+
+def _acquire_lock(directory: Path) -> Path:
+    """Lock ``directory`` for this run, taking over a lock left by a dead run on this host."""
+    path = directory / LOCK_NAME
+    try:
+        _create_lock(path)
+        return path
+    except FileExistsError:
+        owner = _lock_owner(path)
+    if not _is_free(owner):
+        raise _busy(directory, path, owner)
+    path.unlink(missing_ok=True)
+    try:
+        _create_lock(path)
+    except FileExistsError:  # another run took it over first
+        raise _busy(directory, path, _lock_owner(path)) from None
+    return path
+
+
+# --- running ------------------------------------------------------------------------------------
+def _differences(previous: dict, config: dict) -> str:
+    """``"seeds: 2 here, 3 on disk"``: the settings that differ (at most three)."""
+
+    def show(d, key):
+        return json.dumps(d[key]) if key in d else "unset"
+
+    keys = [k for k in sorted(set(previous) | set(config)) if previous.get(k) != config.get(k)]
+    parts = [f"{k}: {show(config, k)} here, {show(previous, k)} on disk" for k in keys[:3]]
+    return "; ".join(parts) + ("; ..." if len(keys) > 3 else "")
+
+
+def _previous_results(directory: Path, config: dict, resume: bool) -> dict[str, Any]:
+    """The results a resumed run keeps (checked against ``config``); a new run deletes the
+    previous run's results and report, so none stays beside its config."""
+    config_path, runs_path = directory / "config.json", directory / "runs.jsonl"
+    if not (resume and config_path.exists()):
+        for name in ("runs.jsonl", "metrics.json", "report.md", "report.html"):
+            (directory / name).unlink(missing_ok=True)
+        return {}
+    try:
+        previous = json.loads(config_path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StudyError(
+            f"{config_path} is not a configuration this program wrote ({exc}); run without "
+            "--resume to start over"
+        ) from exc
+    wanted = to_jsonable(config)
+    if previous != wanted:
+        differ = f" ({_differences(previous, wanted)})" if isinstance(previous, dict) else ""
+        raise StudyError(
+            f"{directory} holds results of another configuration{differ}; resume with the "
+            "same options or choose another --out"
+        )
+    _truncate_partial(runs_path)
+    return _read_runs(runs_path)
+
+
+@dataclass
+class StudyRun:
+    """A run that :func:`open_run` checked and locked: :meth:`execute` runs what is missing."""
+
+    study: Study
+    config: dict
+    directory: Path
+    tasks: list[Task]
+    done: dict[str, Any]
+
+    def execute(
+        self,
+        executor: Executor | None = None,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> dict[str, Path]:
+        """Run the missing tasks, write the report; returns the paths of the files written.
+
+        ``progress(done, total, key)`` is called after each finished task (and once at the start).
+        """
+        done, total = self.done, len(self.tasks)
+        todo = [t for t in self.tasks if t.key not in done]
+        executor = executor or InProcessExecutor()
+        if progress:
+            progress(total - len(todo), total, "")
+        if todo:
+            with (self.directory / "runs.jsonl").open("ab") as fh:
+                for key, result in executor.run(todo):
+                    line = json.dumps({"key": key, "result": result}, allow_nan=False) + "\n"
+                    fh.write(line.encode("utf-8"))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                    done[key] = result
+                    if progress:
+                        progress(len(done), total, key)
+        report = self.study.analyze(self.config, {t.key: done[t.key] for t in self.tasks})
+        report.config = to_jsonable(self.config)
+        return write_report(report, self.directory)
+
+
+@contextlib.contextmanager
+def open_run(
+    study: Study, out, *, quick: bool = False, seeds: int | None = None, resume: bool = False
+) -> Iterator[StudyRun]:
+    """Check the options and the tasks, lock ``out/<name>/``, check or clear what is on disk and
+    write ``config.json``; nothing is deleted or written before every check passed. The lock is
+    held until the block ends: a second run into the same folder is refused."""
+    config = study_config(study, quick=quick, seeds=seeds)
+    tasks = study.tasks(config, config["seeds"])
+    keys = [t.key for t in tasks]
+    if len(set(keys)) != len(keys):
+        raise StudyError(f"study {study.name!r} has duplicate task keys")
+    directory = Path(out) / study.name
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = _acquire_lock(directory)
+    try:
+        done = _previous_results(directory, config, resume)
+        write_json(directory / "config.json", config)
+        yield StudyRun(study, config, directory, tasks, done)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def run_study(
     study: Study,
     out,
@@ -272,56 +496,8 @@ def run_study(
 
     ``progress(done, total, key)`` is called after each finished task (and once at the start).
     """
-    config = study_config(study, quick=quick, seeds=seeds)
-    directory = Path(out) / study.name
-    directory.mkdir(parents=True, exist_ok=True)
-    config_path, runs_path = directory / "config.json", directory / "runs.jsonl"
-    if resume and config_path.exists():
-        try:
-            previous = json.loads(config_path.read_text())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise StudyError(
-                f"{config_path} is not a configuration this program wrote ({exc}); run without "
-                "--resume to start over"
-            ) from exc
-        if previous != to_jsonable(config):
-            raise StudyError(
-                f"{directory} holds results of another configuration; resume with the "
-                f"same options or choose another --out"
-            )
-    else:
-        resume = False
-    if not resume:  # a new run: no result or report of an earlier one stays beside its config
-        for name in ("runs.jsonl", "metrics.json", "report.md", "report.html"):
-            (directory / name).unlink(missing_ok=True)
-    write_json(config_path, config)
-    if resume:
-        _truncate_partial(runs_path)
-        done = _read_runs(runs_path)
-    else:
-        done = {}
-    tasks = study.tasks(config, config["seeds"])
-    keys = [t.key for t in tasks]
-    if len(set(keys)) != len(keys):
-        raise StudyError(f"study {study.name!r} has duplicate task keys")
-    todo = [t for t in tasks if t.key not in done]
-    executor = executor or InProcessExecutor()
-    if progress:
-        progress(len(tasks) - len(todo), len(tasks), "")
-    if todo:
-        with runs_path.open("ab") as fh:
-            for key, result in executor.run(todo):
-                line = json.dumps({"key": key, "result": result}, allow_nan=False) + "\n"
-                fh.write(line.encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-                done[key] = result
-                if progress:
-                    progress(len(done), len(tasks), key)
-    results = {k: done[k] for k in keys}
-    report = study.analyze(config, results)
-    report.config = to_jsonable(config)
-    return write_report(report, directory)
+    with open_run(study, out, quick=quick, seeds=seeds, resume=resume) as run:
+        return run.execute(executor, progress)
 
 
 def iter_seeds(n: int) -> Iterable[int]:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
 
 CONFIG = {
     "n": 100, "p": 60, "rho": 0.7, "n_informative": 5, "noise": 0.5, "n_test": 500,
@@ -125,7 +125,7 @@ def analyze(config, results):
           title="test error against support size (seed 0)")  # fmt: skip
     a.legend(), b.legend()
     text = [
-        f"{seeds} correlated problems (n = {config['n']}, p = {config['p']}, Toeplitz "
+        f"{count(seeds, 'correlated problem')} (n = {config['n']}, p = {config['p']}, Toeplitz "
         f"correlation {config['rho']}, {config['n_informative']} informative features, noise sd "
         f"{config['noise']}, test set of {config['n_test']}); {config['n_alphas']} alphas per "
         "depth from alpha_max down to "

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sparsitylab.report import Figure, Report, Section, Table
-from sparsitylab.studies._framework import Study, Task, mean_sd, pyplot
+from sparsitylab.studies._framework import Study, Task, count, mean_sd, pyplot
 
 CONFIG = {
     "n_alphas": 20,
@@ -423,7 +423,7 @@ def analyze(config, results):
                 f"‖v‖²), {config['n_alphas']} alphas from alpha_max down to "
                 f"{config['eps']:g} alpha_max) against scikit-learn's `lasso_path` at the same "
                 f"alphas (tolerance 1e-14), on Boston (standardized training part, centred) and "
-                f"on {seeds} correlated synthetic problems (Toeplitz correlation "
+                f"on {count(seeds, 'correlated synthetic problem')} (Toeplitz correlation "
                 f"{config['synthetic']['rho']}, 6 non-zero coefficients).",
                 f"Over all {d2['n_fits']} fits the largest relative duality gap is "
                 f"**{d2['max_duality_gap']:.1e}** (the claim: at most 1e-8) and the largest "

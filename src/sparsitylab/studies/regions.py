@@ -244,8 +244,9 @@ def mnist_analyze(config, results):
     text = [
         f"CNN with {config['channels'][0]} 3x3 filters, ReLU, max-pooling and a dense softmax "
         f"layer on {n_images} MNIST digits (80% train, 20% test, stratified), Adam "
-        f"{config['lr']}, minibatches of {config['batch_size']}, {E} epochs, {config['seeds']} "
-        "seeds. The recorded gradient norm is the L2 norm (per layer and in total) of the "
+        f"{config['lr']}, minibatches of {config['batch_size']}, {E} epochs, "
+        f"{count(config['seeds'], 'seed')}. The recorded gradient norm is the L2 norm (per "
+        "layer and in total) of the "
         "epoch's mean gradient, the minibatch gradients averaged over the epoch's steps, not "
         "the mean of the per-step norms: minibatch noise cancels partly in the mean, so the "
         "per-step norms are on average at least as large as the plotted value (triangle "

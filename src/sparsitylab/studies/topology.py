@@ -161,8 +161,8 @@ def analyze(config, results):
         [Section("Betti numbers through the layers", text, [
             Table("Last hidden layer (mean over seeds)", pd.DataFrame(rows)),
             Figure("betti_through_layers", fig, "Top: components of class 0 (9 disks); bottom: "
-                   f"holes of class 1 (9), per layer, mean over {config['seeds']} "
-                   f"seed{'s' if config['seeds'] != 1 else ''}."),
+                   f"holes of class 1 (9), per layer, mean over "
+                   f"{count(config['seeds'], 'seed')}."),
         ])],
         metrics,
     )  # fmt: skip

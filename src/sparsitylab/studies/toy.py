@@ -390,8 +390,10 @@ def weight_penalty_analyze(config, results):
             Section(
                 "Validation curves",
                 [
-                    f"20 tanh units, {config['max_epochs']} epochs of Adam, {config['seeds']} "
-                    "seeds per alpha. **Measured**: " + "; ".join(shape) + ".",
+                    f"20 tanh units, {config['max_epochs']} epochs of Adam, "
+                    f"{count(config['seeds'], 'seed')} per alpha. **Measured**: "
+                    + "; ".join(shape)
+                    + ".",
                     scale,
                 ],
                 [
@@ -470,8 +472,8 @@ def ensembles_analyze(config, results):
                 [
                     f"Every model trains for {config['max_epochs']} epochs (Adam, full batch); the "
                     "ensembles train 5 networks each, so they cost 5 times as much. "
-                    f"{config['seeds']} "
-                    f"seeds per model. The single network's test MSE is {single:.4f}; the noise "
+                    f"{count(config['seeds'], 'seed')} per model. The single network's test MSE "
+                    f"is {single:.4f}; the noise "
                     f"floor is {NOISE_VARIANCE}.",
                     "Dropout trains one network whose units are randomly silenced, an implicit "
                     "ensemble of its sub-networks that shares weights; bagging trains separate "
@@ -579,8 +581,8 @@ def sample_size_analyze(config, results):
                 "Learning curve",
                 [
                     f"20 tanh units, {config['max_epochs']} epochs of Adam, no penalty, "
-                    f"{config['seeds']}"
-                    " seeds per n; training points evenly spaced on [-1, 1], noise sd 0.2. "
+                    f"{count(config['seeds'], 'seed')} per n; training points evenly spaced on "
+                    "[-1, 1], noise sd 0.2. "
                     "Every n is judged on the same 100-point test set (drawn from its own "
                     f"random state, {config['test_seed']}), whose noise MSE is {floor:.4f}.",
                     "**Claim** (seed 001): with more data the same unregularized network stops "
