@@ -19,13 +19,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m sparsitylab.demo --out $(OUT)
 
-## Install if needed, then run the test suite (slow tests excluded).
+## Install if needed, then run the test suite (slow tests excluded), one worker per core.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 ## Everything, slow tests included.
 test-all: $(STAMP)
-	$(PY) -m pytest -q -m ""
+	$(PY) -m pytest -q -n auto -m ""
 
 ## Speed and memory goals; JSON under benchmarks/results/.
 bench: $(STAMP)
