@@ -1,5 +1,7 @@
 """Helpers shared by the CLI tests: invoke the app, and check a one-line error."""
 
+import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from sparsitylab.cli import app
@@ -20,3 +22,11 @@ def one_line_error(result, *fragments):
     assert text.startswith("error:") and len(text.splitlines()) == 1, text
     for f in fragments:
         assert f in text, text
+
+
+def toy_frame(target):
+    """40 rows of three standard normal columns a, b, c and ``target = 2a - b + noise``."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = 2 * X[:, 0] - X[:, 1] + 0.1 * rng.standard_normal(40)
+    return pd.DataFrame(X, columns=["a", "b", "c"]).assign(**{target: y})

@@ -12,15 +12,13 @@ import pytest
 
 from _cli_helpers import invoke as _invoke
 from _cli_helpers import one_line_error as _one_line_error
+from _cli_helpers import toy_frame
 from sparsitylab.cli import MODEL_FORMAT
 
 
 @pytest.fixture
 def frame():
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((40, 3))
-    y = 2 * X[:, 0] - X[:, 1] + 0.1 * rng.standard_normal(40)
-    return pd.DataFrame(X, columns=["a", "b", "c"]).assign(price=y)
+    return toy_frame("price")
 
 
 # --- relu-vs-linear: every weight held non-negative ---------------------------------------------

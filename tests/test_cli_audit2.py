@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _cli_helpers import invoke, one_line_error
+from _cli_helpers import invoke, one_line_error, toy_frame
 from sparsitylab.report import Report, Section, Table, render_html, render_markdown
 from sparsitylab.studies import (
     DaskExecutor,
@@ -33,10 +33,7 @@ from sparsitylab.studies import (
 
 @pytest.fixture
 def frame():
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((40, 3))
-    y = 2 * X[:, 0] - X[:, 1] + 0.1 * rng.standard_normal(40)
-    return pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
+    return toy_frame("y")
 
 
 def _csv(tmp_path, frame, name="d.csv"):
