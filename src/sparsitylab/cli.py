@@ -364,7 +364,7 @@ def lasso_certificate(Xs, y, coef, alpha) -> dict:
 def _check_fit_options(model, alpha, path, test_size, seeds) -> None:
     if path and alpha is not None:
         raise UserError("give either --alpha or --path, not both")
-    if alpha is not None and not (math.isfinite(alpha) and alpha > 0):
+    if alpha is not None and not _positive_finite(alpha):
         raise UserError(f"--alpha must be a positive finite number, got {alpha}")
     if not 0 < test_size < 1:
         raise UserError(f"--test-size must lie in (0, 1), got {test_size}")
