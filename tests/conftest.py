@@ -1,5 +1,11 @@
+import os
+
 import matplotlib
 import pytest
+
+# pytest-xdist workers sharing one GPU: each takes device memory as it needs it, not JAX's
+# default of 75% of the device at its first computation (which leaves the next worker none).
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 matplotlib.use("Agg")
 

@@ -227,3 +227,19 @@ def test_sweep_with_early_stopping_equals_separate_fits_and_cross_validate():
     frame = sl.sweep(seeded, X, y, {}, cv=folds)
     ref = cross_validate(seeded, X, y, cv=folds)
     np.testing.assert_allclose(frame["val_score"][0], ref["test_score"].mean(), rtol=1e-5)
+
+
+def _preallocate_setting(i):
+    return os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE")
+
+
+@pytest.mark.parametrize("parent, worker", [(None, "false"), ("true", "true")])
+def test_process_workers_share_the_accelerator_unless_told_otherwise(monkeypatch, parent, worker):
+    # JAX's default (75% of a GPU at a process's first computation) would leave the next worker
+    # none; a setting the user made is passed through unchanged
+    if parent is None:
+        monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    else:
+        monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", parent)
+    results = dict(ProcessExecutor(1).run([Task("t", _preallocate_setting, {"i": 0})]))
+    assert results == {"t": worker}

@@ -119,7 +119,12 @@ class InProcessExecutor(Executor):
 
 
 class ProcessExecutor(Executor):
-    """Local worker processes (``spawn``: each has its own JAX runtime)."""
+    """Local worker processes (``spawn``: each has its own JAX runtime).
+
+    On a GPU the workers share the device: each takes memory as it needs it
+    (``XLA_PYTHON_CLIENT_PREALLOCATE=false`` unless that variable is set), since JAX's default,
+    75% of the device at a process's first computation, would leave the next worker none.
+    """
 
     name = "processes"
 
@@ -129,7 +134,9 @@ class ProcessExecutor(Executor):
     def run(self, tasks):
         import multiprocessing as mp
 
-        pool = ProcessPoolExecutor(self.max_workers, mp_context=mp.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            self.max_workers, mp_context=mp.get_context("spawn"), initializer=_share_accelerator
+        )
         try:
             futures = {pool.submit(_call, t.fn, t.kwargs): t.key for t in tasks}
             for fut in as_completed(futures):
@@ -140,6 +147,11 @@ class ProcessExecutor(Executor):
                 yield futures[fut], result
         finally:  # interrupted or failed: the queued tasks are dropped, not run
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _share_accelerator():
+    """Worker start, before any computation: JAX reads this when it opens the device."""
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 
 class DaskExecutor(Executor):
