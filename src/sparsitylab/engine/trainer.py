@@ -29,6 +29,22 @@ has stopped) around a ``lax.scan`` over minibatches. Each epoch
    become non-finite make the next epoch's loss so; after the last epoch they are checked
    directly).
 
+After the loop a second divergence test runs, for the adaptive rules (Adam, RMSProp, AdaGrad,
+...) whose normalized steps keep the weights finite while the fit runs away: the member's
+*training objective* (data-fit plus the penalty's value, in evaluation mode, on its training
+rows with their weights) is computed at the parameters it started from (``network.init``, or
+the given ones of a warm start) and at those it returns (the best epoch's with
+``restore_best_weights``). The member diverged when the end value is non-finite, or when it is
+both more than :data:`DIVERGENCE_FACTOR` (10) times the start value (for a negative start, of a
+loss without its constant, above it by 9 times its size) *and* above it by more than the
+data-fit of the best constant prediction on the same rows (half the targets' weighted variance
+for the squared error, the entropy of the class frequencies for the log-losses; at least
+float32's epsilon times the data-fit of the zero prediction). The margin keeps a fit that
+starts near zero (a warm start at a good point, a path's next alpha) from being called
+diverged for a rise that is small on the data's scale. ``diverged_epoch`` is then the last
+epoch run, ``objective_diverged`` says which test fired, and ``start_objective`` /
+``end_objective`` hold both values (:func:`divergence_report` words it).
+
 Optional per-epoch records (``config.record``) are computed inside the loop:
 ``"grad_norm"`` (L2 norm per layer of the epoch's mean gradient: for full-batch training the
 gradient at the epoch's starting parameters),
@@ -60,6 +76,9 @@ from sparsitylab.engine.optimizers import Optimizer, build, build_lbfgs
 from sparsitylab.engine.penalties import Penalty
 
 RECORDS = ("grad_norm", "sparsity", "hamming", "max_error", "error_rate")
+
+# a member whose training objective ends this many times above its start diverged (module doc)
+DIVERGENCE_FACTOR = 10.0
 
 
 @dataclass(frozen=True)
@@ -148,7 +167,13 @@ jax.tree_util.register_dataclass(Data, data_fields=["X", "y", "X_val", "y_val"],
 class TrainResult:
     """Numpy results with a leading member axis: parameters, state, per-epoch history (NaN after
     a member stopped), epochs run, best epoch (early stopping) and the epoch that diverged (-1
-    when none did)."""
+    when none did: the epoch whose loss became non-finite, or the last epoch run when the
+    training objective ended far above its start).
+
+    ``objective_diverged`` marks the members that diverged by the objective test alone (their
+    loss and weights stayed finite); ``start_objective`` and ``end_objective`` are the training
+    objective (evaluation mode, training rows) at the starting and the returned parameters (see
+    the module docstring). These three are ``None`` on results assembled by hand."""
 
     params: Any
     state: Any
@@ -157,6 +182,51 @@ class TrainResult:
     best_epoch: np.ndarray
     diverged_epoch: np.ndarray
     extras: dict = field(default_factory=dict)
+    objective_diverged: np.ndarray | None = None
+    start_objective: np.ndarray | None = None
+    end_objective: np.ndarray | None = None
+
+
+def _objective_rose(start, end, margin):
+    """The objective test of the module docstring: ``end`` non-finite, or above ``start`` by
+    more than ``DIVERGENCE_FACTOR - 1`` times ``|start|`` and by more than ``margin``."""
+    rise = end - start
+    far = (rise > (DIVERGENCE_FACTOR - 1) * jnp.abs(start)) & (rise > margin)
+    return ~jnp.isfinite(end) | (jnp.isfinite(start) & far)
+
+
+def divergence_report(result: TrainResult, members=slice(None)) -> str | None:
+    """What happened to the first diverged member among ``members`` (a slice or indices of
+    ``result``'s member axis), in words (``None`` when none diverged): the epoch whose loss or
+    weights became NaN/inf, or how far the training objective ended above its start."""
+    epochs = np.atleast_1d(np.asarray(result.diverged_epoch)[members])
+    bad = np.flatnonzero(epochs >= 0)
+    if len(bad) == 0:
+        return None
+    by_objective = result.objective_diverged
+    if by_objective is not None:
+        by_objective = np.atleast_1d(np.asarray(by_objective)[members])
+        grown = [i for i in bad if by_objective[i]]
+        if len(grown) == len(bad):  # every diverged member by the objective test alone
+            i = grown[0]
+            start = float(np.atleast_1d(np.asarray(result.start_objective)[members])[i])
+            end = float(np.atleast_1d(np.asarray(result.end_objective)[members])[i])
+            after = f"after {int(epochs[i]) + 1} epoch{'s' if epochs[i] else ''}"
+            if not np.isfinite(end):
+                return (
+                    f"training diverged {after}: the training objective at the returned weights "
+                    "is NaN/inf (the predictions overflow)"
+                )
+            if start > 0:
+                how = (
+                    f"ended {end / start:.3g}x above its starting value ({start:.4g} -> {end:.4g})"
+                )
+            else:
+                how = f"rose from {start:.4g} to {end:.4g}"
+            return f"training diverged {after}: the training objective {how}"
+        bad = [i for i in bad if not by_objective[i]]
+    epoch = int(min(epochs[i] for i in bad)) + 1
+    return f"training diverged at epoch {epoch}: the loss or the weights became NaN/inf"
 
 
 def stack_members(members: list[Member]) -> Member:
@@ -256,6 +326,33 @@ def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
 
     def error_rate(out, target, w):
         return jnp.sum(w * wrong(out, target)) / jnp.maximum(jnp.sum(w), 1e-12)
+
+    def training_objective(p, s):
+        """Data-fit plus penalty value in evaluation mode on the training rows (weighted)."""
+        out = network.apply(p, s, X)[0]
+        return datafit(loss_fn, out, y, tw) + penalty.value(p)
+
+    def constant_datafit(shape):
+        """The divergence test's margin: the data-fit of the best constant prediction on the
+        training rows (for the squared error and Huber, the weighted mean target), at least
+        float32's epsilon times the data-fit of the zero prediction (targets constant to
+        rounding)."""
+        wsum = jnp.maximum(jnp.sum(tw), 1e-12)
+        tiny = 1e-30
+        if config.loss == "softmax":
+            hot = jax.nn.one_hot(y.astype(jnp.int32), shape[-1], dtype=dtype)
+            freq = jnp.sum(tw[:, None] * hot, axis=0) / wsum
+            const = jnp.log(jnp.maximum(freq, tiny))
+        elif config.loss == "logistic":
+            q = jnp.clip(jnp.sum(tw * y[:, 0]) / wsum, 1e-7, 1 - 1e-7)
+            const = jnp.log(q)[None] - jnp.log1p(-q)[None]
+        else:
+            mean = jnp.sum(tw[:, None] * y, axis=0) / wsum
+            const = jnp.log(jnp.maximum(mean, tiny)) if config.loss == "poisson" else mean
+        const = jnp.broadcast_to(jnp.asarray(const, dtype), shape)
+        best = datafit(loss_fn, const, y, tw)
+        zero = datafit(loss_fn, jnp.zeros(shape, dtype), y, tw)
+        return jnp.maximum(jnp.abs(best), jnp.finfo(dtype).eps * jnp.abs(zero))
 
     def evaluate(p, s):
         """Validation data-fit and, when recorded, error rate (NaN without validation rows)."""
@@ -361,6 +458,9 @@ def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
     def cond(c):
         return (c["epoch"] < E) & ~c["stop"]
 
+    start_out = network.apply(params, state, X)[0]  # the divergence test's starting point
+    start_objective = datafit(loss_fn, start_out, y, tw) + penalty.value(params)
+    margin = constant_datafit(start_out.shape)
     c = jax.lax.while_loop(cond, body, carry)
     params, state = c["params"], c["state"]
     last_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(params)]))
@@ -368,9 +468,15 @@ def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
     if config.early_stopping and config.restore_best_weights:
         use_best = (c["best_epoch"] >= 0) & (diverged < 0)
         params, state = _select(use_best, (c["best_params"], c["best_state"]), (params, state))
+    end_objective = training_objective(params, state)
+    rose = _objective_rose(start_objective, end_objective, margin)
+    by_objective = (diverged < 0) & rose
+    diverged = jnp.where(by_objective, c["epoch"] - 1, diverged)
     return {
         "params": params, "state": state, "history": c["history"], "n_epochs": c["epoch"],
         "best_epoch": c["best_epoch"], "diverged_epoch": diverged,
+        "objective_diverged": by_objective, "start_objective": start_objective,
+        "end_objective": end_objective,
     }  # fmt: skip
 
 

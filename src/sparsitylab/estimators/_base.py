@@ -7,6 +7,7 @@ engine needs, ``_store`` turns one member slice of the engine's result back into
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from numbers import Integral, Real
 
@@ -14,6 +15,7 @@ import jax
 import numpy as np
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -32,7 +34,15 @@ from sparsitylab.engine.penalties import (
     MaxNorm,
     Sum,
 )
-from sparsitylab.engine.trainer import RECORDS, Data, Member, TrainConfig, stack_members, train
+from sparsitylab.engine.trainer import (
+    RECORDS,
+    Data,
+    Member,
+    TrainConfig,
+    divergence_report,
+    stack_members,
+    train,
+)
 
 PENALTIES = (
     "l1",
@@ -95,6 +105,38 @@ class SelectedFeatureNames:
         return feature_names(self, self.n_features_in_)[selected]
 
 
+# the hyperparameters the engine computes with in float32: a value that overflows to inf there,
+# or underflows to 0 (below the smallest normal float32: XLA flushes subnormals to zero)
+FLOAT32_PARAMETERS = ("alpha", "weight_decay", "learning_rate", "max_norm", "min_delta", "dropout")
+_F32 = np.finfo(np.float32)
+
+
+def check_float32_parameters(est, names=FLOAT32_PARAMETERS):
+    """Refuse the ``names`` of ``est`` whose value is not 0 but becomes inf or 0 in float32, and
+    a ``dropout`` that rounds to 1 (every unit dropped)."""
+    for name in names:
+        value = getattr(est, name, None)
+        if value is None or isinstance(value, bool) or not isinstance(value, Real):
+            continue
+        value = float(value)
+        if value == 0 or not np.isfinite(value):
+            continue  # 0 is exact; non-finite values are the parameter constraints' to refuse
+        with np.errstate(over="ignore", under="ignore"):
+            single = abs(float(np.float32(value)))
+        if np.isinf(single) or single < _F32.tiny:
+            limit = "overflows to inf" if np.isinf(single) else "underflows to 0"
+            raise ValueError(
+                f"{name}={value:g} {limit} in float32, in which the network trains; use a value "
+                f"between {_F32.tiny:.3g} and {_F32.max:.3g}"
+                + (" (or 0)" if name in ("alpha", "weight_decay", "min_delta") else "")
+            )
+        if name == "dropout" and single >= 1:
+            raise ValueError(
+                f"dropout={value!r} rounds to 1 in float32 (every unit dropped); use a value "
+                "below 1 - 6e-8"
+            )
+
+
 def _is_positive_whole(h) -> bool:
     return isinstance(h, Real) and not isinstance(h, bool) and h >= 1 and h == int(h)
 
@@ -124,6 +166,19 @@ EDITED_ATTRIBUTES = (
     "sparse_inference_", "masks_", "schedule_", "compaction_", "quantization_", "alpha_", "path_",
     "alphas_", "mse_path_", "log_loss_path_", "dense_estimator_",
 )  # fmt: skip
+
+
+def still_improving(loss) -> bool:
+    """Whether a training-loss history (one member, every epoch) was still falling at its end:
+    the best of its last tenth (at least one epoch) is below the best before by more than 1% of
+    that and by more than 1e-4 of the first epoch's loss (``SparseMLPBase._warn_unconverged``)."""
+    loss = np.asarray(loss, np.float64)
+    k = max(1, len(loss) // 10)
+    if len(loss) < 2 or not np.all(np.isfinite(loss)):
+        return False
+    before, tail = loss[:-k].min(), loss[-k:].min()
+    drop = before - tail
+    return bool(drop > 1e-2 * abs(before) and drop > 1e-4 * abs(loss[0]))
 
 
 class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
@@ -227,6 +282,7 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
 
     def _check_params(self):
         self._validate_params()
+        check_float32_parameters(self)
         check_max_norm(self.penalty, self.max_norm)
         for name in self.record:
             if name not in RECORDS:
@@ -289,17 +345,16 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
         weights on the training rows."""
         train, val = np.arange(len(Y)), None
         if hold_out:
-            train, val = train_test_split(
-                train,
-                test_size=self.validation_fraction,
-                random_state=rng.randint(2**31 - 1),
-                stratify=self._stratify(Y),
-            )
+            seed = rng.randint(2**31 - 1)
+            try:
+                train, val = train_test_split(
+                    train, test_size=self.validation_fraction, random_state=seed,
+                    stratify=self._stratify(Y),
+                )  # fmt: skip
+            except ValueError:
+                train, val = (), ()
             if len(train) < 1 or len(val) < 1:
-                raise ValueError(
-                    "too few samples to hold out a validation split; add data or "
-                    "set early_stopping=False"
-                )
+                raise ValueError(self._split_message(Y)) from None
         m = len(train)
         weights = [
             np.bincount(rng.randint(m, size=m), minlength=m).astype(np.float32)
@@ -308,6 +363,28 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
             for _ in range(self.n_estimators)
         ]
         return train, val, weights
+
+    def _split_message(self, Y):
+        """Why early stopping cannot hold out ``validation_fraction`` of the rows of ``Y``."""
+        n = len(Y)
+        what = f"{n} rows"
+        strata = self._stratify(Y)
+        if strata is not None:
+            codes, counts = np.unique(strata, return_counts=True)
+            labels = np.asarray(getattr(self, "classes_", codes))[codes.astype(int)]
+            pairs = zip(labels.tolist(), counts.tolist(), strict=True)
+            per_class = ", ".join(f"{label!r}: {c}" for label, c in pairs)
+            what += (
+                f" in {len(codes)} classes ({per_class}); the split is stratified, so each class "
+                "needs a row on both sides and each side a row of every class"
+            )
+            if counts.min() < 2:
+                what += " (a class with one row cannot be split)"
+        return (
+            f"early stopping cannot hold out validation_fraction={self.validation_fraction} of "
+            f"{what}. Pass validation_data=(X_val, y_val), a larger validation_fraction, more "
+            "data, or early_stopping=False"
+        )
 
     def _member_keys(self, rng, count):
         base = jax.random.PRNGKey(rng.randint(2**31 - 1))
@@ -342,6 +419,7 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
         except BaseException:
             self._forget_fit()
             raise
+        self._warn_unconverged(result)
         if self.verbose:
             print(
                 f"{type(self).__name__}: {int(self.n_iter_)} epochs, "
@@ -357,22 +435,71 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
 
     _standardize = "inputs and targets"  # what the divergence advice says to standardize
 
-    def _divergence_advice(self):
-        return (
-            f"a smaller learning_rate (now {self.learning_rate}), standardized "
-            f"{self._standardize}, or a stronger penalty"
+    def _divergence_advice(self, penalty=True):
+        """What to try after a divergence: a smaller learning rate and standardized data always;
+        with ``penalty``, also a smaller ``alpha`` or ``weight_decay`` when that one is strong
+        (``alpha >= 1e3``, or a step's share ``learning_rate * alpha >= 1``; the same for
+        ``weight_decay``), else a stronger penalty. A fit whose objective ran away with finite
+        weights (an adaptive rule's steps too large) gets no penalty advice."""
+        lr = float(self.learning_rate)
+        tips = [f"a smaller learning_rate (now {self.learning_rate})"]
+        tips.append(f"standardized {self._standardize}")
+        strong = []
+        alpha, decay = float(self.alpha), float(self.weight_decay)
+        if self.penalty is not None and (alpha >= 1e3 or alpha * lr >= 1):
+            strong.append(f"a smaller alpha (now {self.alpha})")
+        if decay >= 1e3 or decay * lr >= 1:
+            strong.append(f"a smaller weight_decay (now {self.weight_decay})")
+        if penalty:
+            tips += strong or ["a stronger penalty"]
+        return ", ".join(tips[:-1]) + ", or " + tips[-1]
+
+    def _warn_unconverged(self, result):
+        """Warn (``ConvergenceWarning``) when a member trained all ``max_epochs`` while still
+        improving: with early stopping, when its patience had not run out (its best epoch is
+        among the last ``max(patience, 1)``); without, when the best training loss of the last
+        tenth of the epochs (at least one) is below the best before it by more than 1% of that
+        and by more than 1e-4 of the first epoch's loss. ``fit`` calls it; the fits inside a
+        path, a CV estimator's path or a sweep do not."""
+        E = int(self.max_epochs)
+        capped = np.asarray(result.n_epochs) >= E
+        if not np.any(capped) or E < 2:
+            return
+        if self.early_stopping:
+            last = E - max(int(self.patience), 1)
+            still = capped & (np.asarray(result.best_epoch) >= last)
+            detail = (
+                "the validation loss was still improving (early stopping's "
+                f"patience={self.patience} had not run out)"
+            )
+        else:
+            loss = np.asarray(result.history["loss"], np.float64)
+            still = capped & np.array([still_improving(h) for h in loss])
+            k = max(1, E // 10)
+            detail = f"the training loss was still falling over the last {k} epochs"
+        if not np.any(still):
+            return
+        who = "" if len(still) == 1 else f" ({int(still.sum())} of {len(still)} members)"
+        warnings.warn(
+            f"{type(self).__name__} stopped at max_epochs={E}{who} while {detail}: the fit has "
+            f"not converged. Raise max_epochs, or the learning_rate (now {self.learning_rate}) "
+            "if training is slow" + ("" if self.early_stopping else ", or set early_stopping=True"),
+            ConvergenceWarning,
+            stacklevel=3,
         )
 
     def _store(self, network, result, members):
         """Set the fitted attributes from ``result`` restricted to ``members`` (a slice/indices),
         dropping those that describe an earlier fitted network (:data:`EDITED_ATTRIBUTES`)."""
-        diverged = np.asarray(result.diverged_epoch)[members]
-        if np.any(diverged >= 0):
-            epoch = int(diverged[diverged >= 0].min()) + 1
-            raise DivergenceError(
-                f"training diverged at epoch {epoch}: the loss or the weights became NaN/inf. "
-                f"Try {self._divergence_advice()}."
+        report = divergence_report(result, members)
+        if report is not None:
+            # the objective test alone (finite weights): the steps were too large
+            epochs = np.atleast_1d(np.asarray(result.diverged_epoch)[members])
+            flags = result.objective_diverged
+            blown = flags is not None and bool(
+                np.all(np.atleast_1d(np.asarray(flags)[members])[epochs >= 0])
             )
+            raise DivergenceError(f"{report}. Try {self._divergence_advice(not blown)}.")
         take = lambda tree: jax.tree.map(lambda v: np.asarray(v)[members], tree)  # noqa: E731
         for name in EDITED_ATTRIBUTES:
             self.__dict__.pop(name, None)

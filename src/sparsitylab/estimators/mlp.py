@@ -27,6 +27,7 @@ objectives are proportional.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
@@ -63,6 +64,10 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
     learning_rate : float > 0, default 1e-3
     batch_size : int or None (full batch), default None
     max_epochs : int, default 1000
+        A fit that reaches ``max_epochs`` while still improving warns
+        (``sklearn.exceptions.ConvergenceWarning``): with early stopping, when its patience had
+        not run out; without, when the best training loss of the last tenth of the epochs is
+        more than 1% below the best before it (and by more than 1e-4 of the first epoch's loss).
     early_stopping : bool, default False
         Stop when the validation loss has not improved by ``min_delta`` for ``patience`` epochs
         and restore the best weights (Keras' ``EarlyStopping`` semantics: ``patience=0`` stops
@@ -77,6 +82,16 @@ class SparseMLPRegressor(RegressorMixin, SparseMLPBase):
         ``"error_rate"`` the classifier's).
     random_state : int, RandomState or None
     verbose : int
+
+    ``alpha``, ``weight_decay``, ``learning_rate``, ``max_norm``, ``min_delta`` and ``dropout``
+    must keep their value in float32, in which the network trains: a value that overflows to
+    inf there, or underflows to 0 (a non-zero value below float32's smallest normal, 1.2e-38),
+    is refused.
+
+    Raises ``sparsitylab.DivergenceError`` when training diverges: the loss or the weights
+    become NaN/inf, or (the adaptive rules' way, with finite weights) the training objective at
+    the returned weights ends more than 10 times above its value at the initial weights, and
+    above it by more than the data-fit of a constant prediction (``docs/engine.md``).
 
     Attributes
     ----------
@@ -158,7 +173,7 @@ class SparseMLPClassifier(ClassifierMixin, SparseMLPBase):
         """Class probabilities, averaged over the ensemble members."""
         logits = self._forward(X)
         if len(self.classes_) == 2:
-            p1 = 1.0 / (1.0 + np.exp(-logits[..., 0].astype(np.float64)))
+            p1 = expit(logits[..., 0].astype(np.float64))  # no overflow for confident logits
             proba = np.stack([1.0 - p1, p1], axis=-1)
         else:
             z = logits.astype(np.float64)

@@ -211,6 +211,10 @@ def take_members(res: TrainResult, sl: slice) -> TrainResult:
         history={k: v[sl] for k, v in res.history.items()},
         n_epochs=res.n_epochs[sl], best_epoch=res.best_epoch[sl],
         diverged_epoch=res.diverged_epoch[sl],
+        **{
+            name: None if getattr(res, name) is None else getattr(res, name)[sl]
+            for name in ("objective_diverged", "start_objective", "end_objective")
+        },
     )  # fmt: skip
 
 
