@@ -8,6 +8,7 @@ pytrees with a leading member axis) and the derived attributes ``coefs_``, ``int
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
@@ -34,6 +35,13 @@ def check_model(model, what: str) -> None:
             f"dense_estimator_ reads. Apply {what} to model.dense_estimator_ (it takes "
             f"X[:, model.selected_features_]), or fit with refit_dense=False"
         )
+
+
+def check_count(name: str, value, minimum: int) -> int:
+    """``value`` as an ``int`` if it is an integer (not a boolean) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def n_members(params) -> int:

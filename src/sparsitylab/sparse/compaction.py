@@ -25,7 +25,9 @@ import copy
 
 import jax
 import numpy as np
+from sklearn.utils.validation import validate_data
 
+from sparsitylab._checks import to_float32
 from sparsitylab.engine.networks import BN_EPS, MLP
 from sparsitylab.sparse._model import SelectInputs, check_model, n_parameters, refresh, unwrap
 from sparsitylab.sparse.inference import _ACT, attach
@@ -45,6 +47,16 @@ def _effective(layer):
     return layer["w"] * layer["gate"][..., None] if "gate" in layer else layer["w"]
 
 
+def _validate_X(model, X):
+    """``X`` checked as ``model.predict`` checks it (scikit-learn's ``validate_data`` with
+    ``reset=False``: the training columns, their pandas names and order, at least one row,
+    finite values within float32's range, numeric columns), as float32."""
+    from sparsitylab.estimators._base import check_numeric_columns  # here: estimators import us
+
+    check_numeric_columns(X)
+    return to_float32(validate_data(model, X, reset=False, dtype=np.float64))
+
+
 def compact(model, X=None):
     """A copy of ``model`` without dead hidden units and unused inputs (see the module doc).
 
@@ -52,7 +64,9 @@ def compact(model, X=None):
     ----------
     model : fitted sparsitylab MLP estimator
     X : array-like, optional
-        Training data: ReLU units never active on it are removed too.
+        Training data: ReLU units never active on it are removed too. Checked as ``predict``
+        checks its input (the training columns, pandas names in their order, at least one row,
+        finite values), so an empty or reordered ``X`` cannot remove units the model needs.
 
     The copy predicts what ``model`` predicts (to float32 rounding; on ``X`` for the units removed
     because of ``X``) and has ``compaction_``: parameter counts, hidden sizes and input counts
@@ -79,9 +93,7 @@ def compact(model, X=None):
         if net.activation != "relu":
             raise ValueError("removing units never active on X needs activation='relu'; "
                              "call compact(model) without X")  # fmt: skip
-        Xa = np.asarray(X, dtype=np.float32)
-        if Xa.ndim != 2 or Xa.shape[1] != n_in_orig:
-            raise ValueError(f"X must be (n_samples, {n_in_orig}), got shape {Xa.shape}")
+        Xa = _validate_X(model, X)
         pre = _preacts(net, model.params_, model.state_, Xa[:, cols])
         inactive = [np.all(h <= 0, axis=(0, 1)) for h in pre]
 

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsitylab.engine.networks import LEAKY_SLOPE
-from sparsitylab.sparse._model import unwrap
+from sparsitylab.sparse._model import check_count, unwrap
 
 SPARSE_THRESHOLD = 0.5  # from 50% zeros the CSR path was >= 6x faster at batch 1 (benchmark)
 MAX_BATCH = 32  # CSR ~3x faster at 32 rows, even at 256: larger batches stay dense
@@ -54,7 +54,8 @@ class SparseForward:
 
     ``SparseForward(model)(X) -> (n_members, n, n_outputs)``, the same as the estimator's
     ``_forward``. ``dense=True`` keeps dense numpy matrices instead (the reference it is timed
-    against). ``accepts(n)`` says whether a batch of ``n`` rows should use it.
+    against). ``accepts(n)`` says whether a batch of ``n`` rows (at most ``max_batch``, an
+    integer >= 0) should use it.
     """
 
     def __init__(self, model, *, dense: bool = False, max_batch: int = MAX_BATCH):
@@ -63,7 +64,7 @@ class SparseForward:
             raise ValueError(f"the sparse path handles MLP networks, not {type(net).__name__}")
         self.columns = columns
         self.act = _ACT[net.activation]
-        self.max_batch = max_batch
+        self.max_batch = check_count("max_batch", max_batch, 0)
         self.dense = dense
         params, state = model.params_, model.state_
         m = np.shape(params[0]["w"])[0]

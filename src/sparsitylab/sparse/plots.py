@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sparsitylab.sparse._model import check_count
+
 
 def _axes(ax, **fig_kw):
     import matplotlib.pyplot as plt
@@ -47,7 +49,9 @@ def plot_path(path, ax=None):
 def plot_feature_importances(importances, names=None, top=20, ax=None, label="importance"):
     """Horizontal bars of the ``top`` largest importances. ``importances``: an array, or a dict
     ``{measure name: array}`` to compare measures (each normalized by its maximum; infinite
-    values, features never leaving a path, are drawn at the top of their measure's scale)."""
+    values, features never leaving a path, are drawn at the top of their measure's scale).
+    ``top``: an integer >= 1."""
+    top = check_count("top", top, 1)
     measures = importances if isinstance(importances, dict) else {label: importances}
     measures = {k: np.asarray(v, float) for k, v in measures.items()}
     first = next(iter(measures.values()))

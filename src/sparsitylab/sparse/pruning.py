@@ -1,7 +1,8 @@
 """Magnitude pruning, iterative prune-and-retrain with fixed masks, and quantization.
 
 All functions take a fitted sparsitylab network estimator and return a modified *copy*
-(``copy.deepcopy``); the original is left as it was.
+(``copy.deepcopy``); the original is left as it was, and the copy shares no array with it (its
+weights, biases, batch-norm parameters and statistics, gates and ``masks_`` are its own).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import jax
 import numpy as np
 from sklearn.utils import check_random_state
 
+from sparsitylab._errors import DivergenceError
 from sparsitylab.engine.penalties import Mask, Sum
-from sparsitylab.engine.trainer import Data, Member, stack_members
-from sparsitylab.sparse._model import check_model, n_members, refresh
+from sparsitylab.engine.trainer import Data, Member, divergence_report, stack_members
+from sparsitylab.sparse._model import check_count, check_model, n_members, refresh
 from sparsitylab.sparse._train import train_from
 from sparsitylab.sparse.inference import attach
 
@@ -56,9 +58,16 @@ def magnitude_masks(params, amount, scope="global"):
     return tuple(masks)
 
 
+def _own(tree):
+    """``tree`` (a tuple of dicts of arrays: parameters or state) with every array copied."""
+    return tuple({k: np.array(v) for k, v in layer.items()} for layer in tree)
+
+
 def _apply_masks(params, masks):
+    """Copies of ``params`` with each layer's weights multiplied by its mask (new arrays
+    throughout: the result shares no memory with ``params``)."""
     return tuple(
-        {k: (np.asarray(v) * m.astype(np.asarray(v).dtype) if k == "w" else np.asarray(v))
+        {k: (np.asarray(v) * m.astype(np.asarray(v).dtype) if k == "w" else np.array(v))
          for k, v in layer.items()}
         for layer, m in zip(params, masks, strict=True)
     )  # fmt: skip
@@ -92,7 +101,7 @@ def prune(model, amount, scope="global", criterion="magnitude"):
     if old is not None:  # keep what an earlier pruning removed
         masks = tuple(m * o for m, o in zip(masks, old, strict=True))
     out = copy.deepcopy(model)
-    out.params_ = _apply_masks(model.params_, masks)
+    out.params_ = _apply_masks(out.params_, masks)
     out.masks_ = masks
     refresh(out)
     attach(out)
@@ -105,10 +114,13 @@ def retrain(model, X, y, *, epochs=100, random_state=None):
     weights outside ``masks_`` held at exactly zero (a proximal projection onto the mask after
     every step, whatever the optimizer's moments do; L-BFGS, which takes no such steps, is
     refused for a pruned model). Every ensemble member trains on all rows of ``X, y``: with
-    ``bootstrap=True`` the fit's resamples are not stored, so they are not reused."""
+    ``bootstrap=True`` the fit's resamples are not stored, so they are not reused.
+
+    ``epochs``: an integer >= 1 (not a boolean). Training that diverges (a NaN/inf loss or
+    weights, or a training objective that ends far above its start) raises
+    :class:`sparsitylab.DivergenceError`, worded and advised as ``fit``'s."""
     check_model(model, "retrain")
-    if not isinstance(epochs, Integral) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    epochs = check_count("epochs", epochs, 1)
     X, Y = model._validate_more_rows(X, y, int(np.shape(model.params_[-1]["w"])[-1]))
     masks = getattr(model, "masks_", None)
     penalty, opt, rate = model._hyper(getattr(model, "alpha_", None))
@@ -126,12 +138,15 @@ def retrain(model, X, y, *, epochs=100, random_state=None):
     config = dataclasses.replace(model._config(), max_epochs=int(epochs), early_stopping=False,
                                  record=())  # fmt: skip
     res = train_from(model.network_, config, Data(X, Y), members, model.params_, model.state_)
-    if np.any(res.diverged_epoch >= 0):
-        raise ValueError("retraining diverged: try a smaller learning_rate")
+    report = divergence_report(res)
+    if report is not None:  # worded and advised as the estimators' fit does
+        epochs, flags = np.asarray(res.diverged_epoch), res.objective_diverged
+        blown = flags is not None and bool(np.all(np.asarray(flags)[epochs >= 0]))
+        raise DivergenceError(f"retrain: {report}. Try {model._divergence_advice(not blown)}.")
     out = copy.deepcopy(model)
     out.params_ = _apply_masks(res.params, masks)  # exact zeros, also for the float noise of 0*x
-    out.state_ = res.state
-    out.masks_ = masks
+    out.state_ = _own(res.state)
+    out.masks_ = tuple(np.array(k) for k in masks)  # not the input model's own arrays
     refresh(out)
     attach(out)
     return out
@@ -144,8 +159,10 @@ def prune_schedule(
     to it and retrain ``epochs`` epochs with the masks fixed (:func:`retrain`). Returns the final
     copy; ``schedule_`` on it lists, per step,
     the amount, the fraction of non-zero weights and the training score before and after
-    retraining."""
+    retraining. ``epochs`` as in :func:`retrain`; a retraining that diverges raises
+    :class:`sparsitylab.DivergenceError` naming the step and the epoch."""
     check_model(model, "prune_schedule")
+    epochs = check_count("epochs", epochs, 1)
     amounts = [_check_amount(a) for a in np.atleast_1d(amounts)]
     if not amounts:
         raise ValueError("amounts must list at least one fraction of weights to prune")
@@ -153,9 +170,12 @@ def prune_schedule(
         raise ValueError(f"amounts must be non-decreasing, got {amounts}")
     steps = []
     current = model
-    for a in amounts:
+    for step, a in enumerate(amounts, 1):
         pruned = prune(current, a, scope=scope)
-        current = retrain(pruned, X, y, epochs=epochs, random_state=random_state)
+        try:
+            current = retrain(pruned, X, y, epochs=epochs, random_state=random_state)
+        except DivergenceError as e:
+            raise DivergenceError(f"prune_schedule step {step} (amount {a:g}), {e}") from None
         w = np.concatenate([np.ravel(layer["w"]) for layer in current.params_])
         steps.append({"amount": a, "nonzero_fraction": float(np.mean(w != 0)),
                       "score_pruned": float(pruned.score(X, y)),
@@ -164,11 +184,31 @@ def prune_schedule(
     return current
 
 
-def _error(model, X, y):
+def _test_targets(model, X_test, y_test):
+    """``y_test`` checked against ``model``'s training data together with ``X_test`` (the
+    estimator's own checks: columns and pandas names, as many rows as ``X_test``, finite values,
+    the training outputs or classes), as ``(n, n_outputs)`` float64 targets for a regressor or
+    the labels (one per row) for a classifier."""
+    n_outputs = int(np.shape(model.params_[-1]["w"])[-1])
+    try:
+        Xv, Y = model._validate_more_rows(X_test, y_test, n_outputs, "X_test", "y_test")
+    except ValueError as e:
+        raise ValueError(f"quantize's test data (X_test, y_test): {e}") from e
+    n = Xv.shape[0]
+    if hasattr(model, "classes_"):  # Y: the class codes, (n, 1) (binary) or (n,)
+        return model.classes_[np.asarray(Y).reshape(n, -1)[:, 0].astype(np.intp)]
+    # the validated targets in float64 (Y is their float32 rounding)
+    return np.asarray(y_test, dtype=np.float64).reshape(n, -1)
+
+
+def _error(model, X, truth):
+    """Misclassification rate (``1 - accuracy``) of a classifier; mean squared error of a
+    regressor, averaged over the rows and the outputs."""
     pred = model.predict(X)
     if hasattr(model, "classes_"):
-        return float(np.mean(pred != np.asarray(y)))
-    return float(np.mean((np.asarray(pred, float) - np.asarray(y, float)) ** 2))
+        return float(np.mean(np.asarray(pred) != truth))
+    pred = np.asarray(pred, dtype=np.float64).reshape(truth.shape)
+    return float(np.mean((pred - truth) ** 2))
 
 
 def quantize(model, bits=8, X_test=None, y_test=None):
@@ -182,15 +222,27 @@ def quantize(model, bits=8, X_test=None, y_test=None):
     per weight plus one float32 scale per layer; the other numbers, batch norm's running means
     and variances included, at 4 bytes in both), the exact zeros before and after (every weight
     with ``|W| < s / 2`` becomes exactly zero), and with ``X_test, y_test`` the test error
-    (mean squared error, or misclassification rate) before and after and its change.
+    before and after and its change: for a regressor the mean squared error
+    ``mean((predict(X_test) - y_test)^2)`` over the rows and the outputs (``y_test`` 1-D, a
+    column, or one column per output), for a classifier the misclassification rate
+    ``1 - accuracy``. ``X_test`` and ``y_test`` come together (one alone is refused) and are
+    checked as ``fit`` checks its data: the training columns (and pandas names), as many rows in
+    ``y_test`` as in ``X_test``, finite values, the training outputs or classes.
     """
     check_model(model, "quantize")
     if isinstance(bits, bool) or not isinstance(bits, Integral) or not 2 <= bits <= 16:
         raise ValueError(f"bits must be an integer from 2 to 16, got {bits!r}")
+    if (X_test is None) != (y_test is None):
+        given, missing = ("X_test", "y_test") if y_test is None else ("y_test", "X_test")
+        raise ValueError(
+            f"quantize got {given} without {missing}: give both for the test error, or neither"
+        )
+    truth = None if X_test is None else _test_targets(model, X_test, y_test)
     levels = 2 ** (int(bits) - 1) - 1
+    out = copy.deepcopy(model)
     new_params = []
     zeros_before = zeros_after = n_weights = n_other = n_scales = 0
-    for layer in model.params_:
+    for layer in out.params_:  # the copy's own arrays: nothing shared with the original
         w = np.asarray(layer["w"])
         m = w.shape[0]
         flat = w.reshape(m, -1).astype(np.float64)
@@ -198,7 +250,7 @@ def quantize(model, bits=8, X_test=None, y_test=None):
         scale = np.where(top > 0, top / levels, 1.0)
         q = np.clip(np.round(flat / scale), -levels, levels)
         wq = (q * scale).reshape(w.shape).astype(w.dtype)
-        new_params.append({**{k: np.asarray(v) for k, v in layer.items()}, "w": wq})
+        new_params.append({**{k: np.array(v) for k, v in layer.items()}, "w": wq})
         zeros_before += int(np.sum(w == 0))
         zeros_after += int(np.sum(wq == 0))
         n_weights += w.size // m
@@ -206,7 +258,6 @@ def quantize(model, bits=8, X_test=None, y_test=None):
         n_other += sum(np.size(v) for k, v in layer.items() if k != "w") // m
     m = n_members(model.params_)
     n_other += sum(np.size(v) for layer in model.state_ for v in layer.values()) // m
-    out = copy.deepcopy(model)
     out.params_ = tuple(new_params)
     refresh(out)
     attach(out)
@@ -218,8 +269,8 @@ def quantize(model, bits=8, X_test=None, y_test=None):
         "zeros_before": zeros_before // m,
         "zeros_after": zeros_after // m,
     }
-    if X_test is not None and y_test is not None:
-        before, after = _error(model, X_test, y_test), _error(out, X_test, y_test)
+    if truth is not None:
+        before, after = _error(model, X_test, truth), _error(out, X_test, truth)
         report.update(error_before=before, error_after=after, error_change=after - before)
     out.quantization_ = report
     return out
