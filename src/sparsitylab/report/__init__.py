@@ -1,6 +1,7 @@
 """Reports a person can read: self-contained HTML, Markdown, metrics and configuration as JSON.
 
-A :class:`Report` is a title, a one-line summary and a list of :class:`Section` s; a section holds
+A :class:`Report` is a title, a one-line summary, a header line on the run that made it (quick or
+full, seeds, sparsitylab version) and a list of :class:`Section` s; a section holds
 paragraphs of text (a small Markdown subset: ``**bold**``, ``*italic*``, ```code``` shown as
 written, and lines starting with ``- `` as bullets) and items, each a :class:`Table` (a pandas
 DataFrame with a caption) or a :class:`Figure` (a matplotlib figure, rendered once to PNG).
@@ -156,11 +157,16 @@ class Section:
 
 @dataclass
 class Report:
+    """``header``: one line on the run that made the report, shown under the summary (a study
+    run's: quick or full, seeds, sparsitylab version; nothing that differs between a resumed
+    and an uninterrupted run, such as a date)."""
+
     title: str
     summary: str
     sections: list[Section] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    header: str = ""
 
     @property
     def figures(self) -> list[Figure]:
@@ -226,6 +232,7 @@ _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:60rem;margin:2rem auto;
 padding:0 1rem;color:#1a1a1a;line-height:1.5}
 h1{margin-bottom:.2rem}.summary{color:#555;font-size:1.1rem;margin-top:0}
+.run{color:#555;font-size:.9rem;border-left:3px solid #ccc;padding-left:.5rem}
 h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}h3{font-size:1rem}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
 th,td{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}
@@ -240,6 +247,8 @@ def render_html(report: Report) -> str:
         f"<h1>{_inline_html(report.title)}</h1>",
         f"<p class='summary'>{_inline_html(report.summary)}</p>",
     ]
+    if report.header:
+        body.append(f"<p class='run'>{_inline_html(report.header)}</p>")
     for section in report.sections:
         body.append(f"<section><h2>{_inline_html(section.title)}</h2>")
         body.extend(_paragraph_html(t) for t in section.text)
@@ -275,6 +284,8 @@ def _table_markdown(table: Table) -> str:
 
 def render_markdown(report: Report) -> str:
     parts = [f"# {report.title}", f"*{report.summary}*"]
+    if report.header:
+        parts.append(report.header)
     for section in report.sections:
         parts.append(f"## {section.title}")
         parts.extend(t.strip() for t in section.text)

@@ -22,8 +22,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -46,6 +48,7 @@ __all__ = [
     "check_executor_options",
     "make_executor",
     "open_run",
+    "run_header",
     "run_study",
     "study_config",
 ]
@@ -91,8 +94,31 @@ def study_config(study: Study, *, quick: bool = False, seeds: int | None = None)
     return {"study": study.name, "quick": bool(quick), "seeds": int(n), **config}
 
 
+def run_header(study: Study, config: dict) -> str:
+    """The report's line on its run: quick or full, seeds, sparsitylab's version and the command.
+
+    Only what ``config.json`` fixes (no date, no host, no executor), so a resumed run and an
+    uninterrupted one write the same report."""
+    from sparsitylab import __version__
+
+    quick, seeds = bool(config.get("quick")), int(config["seeds"])
+    command = f"sparsitylab study {study.name}" + (" --quick" if quick else "")
+    if seeds != (study.quick_seeds if quick else study.seeds):
+        command += f" --seeds {seeds}"
+    kind = "Full run"
+    if quick:
+        kind = "**Quick run** (`--quick`: smaller settings than the full study)"
+    return f"{kind}, {count(seeds, 'seed')}, sparsitylab {__version__}: `{command}`."
+
+
 def _call(fn, kwargs):
-    return json.loads(json.dumps(to_jsonable(fn(**kwargs)), allow_nan=False))
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        # a study trains for the budget its configuration states: reaching it is the protocol
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = fn(**kwargs)
+    return json.loads(json.dumps(to_jsonable(result), allow_nan=False))
 
 
 # --- executors ----------------------------------------------------------------------------------
@@ -124,6 +150,11 @@ class ProcessExecutor(Executor):
     On a GPU the workers share the device: each takes memory as it needs it
     (``XLA_PYTHON_CLIENT_PREALLOCATE=false`` unless that variable is set), since JAX's default,
     75% of the device at a process's first computation, would leave the next worker none.
+
+    The workers ignore SIGINT from their start (Ctrl-C signals the whole process group): this
+    process alone handles the interrupt. When the run stops early (an interrupt, a failed task,
+    the consumer closing the generator) the queued tasks are cancelled and the workers
+    terminated, so the command ends at once and no worker prints a traceback.
     """
 
     name = "processes"
@@ -135,23 +166,78 @@ class ProcessExecutor(Executor):
         import multiprocessing as mp
 
         pool = ProcessPoolExecutor(
-            self.max_workers, mp_context=mp.get_context("spawn"), initializer=_share_accelerator
+            self.max_workers, mp_context=mp.get_context("spawn"), initializer=_start_worker
         )
+        futures: dict = {}
+        finished = False
         try:
-            futures = {pool.submit(_call, t.fn, t.kwargs): t.key for t in tasks}
+            with _sigint_blocked():  # the workers start here (spawned on submit)
+                for t in tasks:
+                    futures[pool.submit(_call, t.fn, t.kwargs)] = t.key
             for fut in as_completed(futures):
                 try:
                     result = fut.result()
                 except BrokenProcessPool as exc:  # every unfinished task sees it: name none
                     raise _worker_died(None, exc) from exc
                 yield futures[fut], result
-        finally:  # interrupted or failed: the queued tasks are dropped, not run
+            finished = True
+        finally:
+            if not finished:  # interrupted or failed: the queued tasks are dropped, not run,
+                for fut in futures:
+                    fut.cancel()
+                _stop_workers(pool)  # and the running ones stopped (their results are lost)
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _start_worker():
+    """Worker start, before any computation.
+
+    * ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` unless set: JAX reads it when it opens the device;
+    * SIGINT ignored: Ctrl-C in a terminal signals the whole process group, and a worker that
+      received it would die with a traceback of its own; the parent process handles the
+      interrupt and stops the workers (:func:`_stop_workers`).
+    """
+    _share_accelerator()
+    if _can_mask_signals():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # (a pending SIGINT is discarded)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _share_accelerator():
-    """Worker start, before any computation: JAX reads this when it opens the device."""
+    """JAX takes device memory as it needs it, so that worker processes can share a GPU."""
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
+def _can_mask_signals() -> bool:
+    return hasattr(signal, "pthread_sigmask") and hasattr(signal, "SIGINT")
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    """SIGINT blocked in this thread while worker processes start: they inherit the mask, so a
+    Ctrl-C during their start (before :func:`_start_worker` ignores it) cannot raise in them. A
+    SIGINT that arrives meanwhile still interrupts this process (another thread receives it, or
+    this one when the block ends)."""
+    if not _can_mask_signals():  # Windows: no process-group SIGINT to guard against
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's worker processes (they ignore SIGINT, and a task may run for long)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        with contextlib.suppress(Exception):
+            terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):  # already ended
+            process.terminate()
 
 
 class DaskExecutor(Executor):
@@ -457,8 +543,9 @@ class StudyRun:
         if progress:
             progress(total - len(todo), total, "")
         if todo:
-            with (self.directory / "runs.jsonl").open("ab") as fh:
-                for key, result in executor.run(todo):
+            runs = executor.run(todo)
+            with (self.directory / "runs.jsonl").open("ab") as fh, _closing(runs):
+                for key, result in runs:
                     line = json.dumps({"key": key, "result": result}, allow_nan=False) + "\n"
                     fh.write(line.encode("utf-8"))
                     fh.flush()
@@ -468,7 +555,20 @@ class StudyRun:
                         progress(len(done), total, key)
         report = self.study.analyze(self.config, {t.key: done[t.key] for t in self.tasks})
         report.config = to_jsonable(self.config)
+        report.header = run_header(self.study, self.config)
         return write_report(report, self.directory)
+
+
+@contextlib.contextmanager
+def _closing(runs):
+    """Close the executor's generator however the loop ends (an interrupt, a failed write), so
+    that it stops its workers at once rather than when it is collected."""
+    try:
+        yield runs
+    finally:
+        close = getattr(runs, "close", None)
+        if close is not None:
+            close()
 
 
 @contextlib.contextmanager

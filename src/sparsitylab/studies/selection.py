@@ -134,11 +134,35 @@ def _recovery(selected, support):
     return len(sel & sup), len(sel - sup)
 
 
+def _precision(found, kept):
+    """Informative among the kept inputs; None when none is kept."""
+    return found / kept if kept else None
+
+
+def _mean_defined(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _seeds(seeds) -> str:
+    """``"seed 1"``, ``"seeds 0 and 2"``, ``"seeds 0, 1 and 3"``."""
+    seeds = [str(s) for s in seeds]
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    return f"seeds {', '.join(seeds[:-1])} and {seeds[-1]}"
+
+
+def _fmt(value, spec=".2f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
 def analyze(config, results):
     plt = pyplot()
     seeds = config["seeds"]
     reg = [results[f"regression/{s}"] for s in range(seeds)]
+    n_inputs = config["p"]
     rows, found, false = [], {"network": [], "lasso": []}, {"network": [], "lasso": []}
+    kept = {"network": [], "lasso": []}  # per seed: how many inputs each keeps
     missed = {"network": [], "lasso": []}  # per seed: the roles of the informative ones missed
     for s, r in enumerate(reg):
         roles = r.get("roles")
@@ -146,6 +170,7 @@ def analyze(config, results):
             tp, fp = _recovery(r[who], r["support"])
             found[who].append(tp)
             false[who].append(fp)
+            kept[who].append(len(r[who]))
             chosen = set(np.asarray(r[who]).tolist())
             missed[who].append(sorted(
                 (roles[j] if roles else f"x{c}")
@@ -156,12 +181,29 @@ def analyze(config, results):
             "roles": ", ".join(roles) if roles else "?",
             "network selects": str(list(r["network"])), "Lasso selects": str(list(r["lasso"])),
         })  # fmt: skip
+    precision = {who: [_precision(f, k) for f, k in zip(found[who], kept[who], strict=True)]
+                 for who in found}  # fmt: skip
+    # a seed where CV kept every input selected nothing: its recall of 5 is no recovery
+    all_kept = {who: [s for s, k in enumerate(kept[who]) if k == n_inputs] for who in kept}
+    means = {
+        f"{who}_{what}_mean": float(np.mean(v))
+        for what, by in (("found", found), ("false", false), ("kept", kept))
+        for who, v in by.items()
+    }
+    means |= {f"{who}_precision_mean": _mean_defined(v) for who, v in precision.items()}
     mn = [results[f"mnist/{s}"] for s in range(seeds)]
     acc = {k: [m["accuracy"][k] for m in mn] for k in mn[0]["accuracy"]}
     metrics = {
         "regression": {
             "network_found": found["network"], "network_false": false["network"],
             "lasso_found": found["lasso"], "lasso_false": false["lasso"],
+            "network_kept": kept["network"], "lasso_kept": kept["lasso"],
+            "network_precision": precision["network"], "lasso_precision": precision["lasso"],
+            "network_kept_all": all_kept["network"], "lasso_kept_all": all_kept["lasso"],
+            **means,
+            "network_found_when_selecting_mean": _mean_defined(
+                [f for s, f in enumerate(found["network"]) if s not in all_kept["network"]]),
+            "e_x_sin_2x": 2 * np.exp(-2),  # E[x sin 2x] for standard normal x
             "network_exact": [f == 5 and p == 0 for f, p in
                               zip(found["network"], false["network"], strict=True)],
             "lasso_missed": [len(x) for x in missed["lasso"]],
@@ -199,14 +241,25 @@ def analyze(config, results):
     ]  # fmt: skip
     rg = metrics["regression"]
     nseeds = count(seeds, "seed")
+    recovery = pd.DataFrame([
+        {"seed": s, **{f"{label} {col}": value for who, label in (("network", "network"),
+                                                                  ("lasso", "Lasso"))
+                       for col, value in (
+                           ("keeps", kept[who][s]),
+                           ("found (of 5)", found[who][s]),
+                           ("false positives", false[who][s]),
+                           ("precision", precision[who][s]))}}
+        for s in range(seeds)
+    ])  # fmt: skip
     known = all(r.get("roles") for r in reg)
 
     def _missed(who):
         per = [", ".join(x) if x else "none" for x in missed[who]]
         return "; ".join(f"seed {s}: {x}" for s, x in enumerate(per))
 
-    fn, ln = np.mean(found["network"]), np.mean(found["lasso"])
-    fpn, fpl = np.mean(false["network"]), np.mean(false["lasso"])
+    fn, ln = rg["network_found_mean"], rg["lasso_found_mean"]
+    fpn, fpl = rg["network_false_mean"], rg["lasso_false_mean"]
+    pn, pl = rg["network_precision_mean"], rg["lasso_precision_mean"]
     recall = (
         "the network's recall is higher" if fn > ln else
         "the Lasso's recall is higher" if ln > fn else "their recall is the same"
@@ -215,18 +268,44 @@ def analyze(config, results):
         "the network has more false positives" if fpn > fpl else
         "the Lasso has more false positives" if fpl > fpn else "as many false positives"
     )  # fmt: skip
+    prec = (
+        "" if pn is None or pl is None else
+        ", and its precision is higher" if pn > pl else
+        ", and the Lasso's precision is higher" if pl > pn else ", and the same precision"
+    )  # fmt: skip
+    no_selection = {
+        who: (f"{label} kept all {n_inputs} inputs in {_seeds(all_kept[who])} (no selection at "
+              "the CV alpha)") if all_kept[who] else ""
+        for who, label in (("network", "the network"), ("lasso", "the Lasso"))
+    }  # fmt: skip
+    caveats = [x for x in no_selection.values() if x]
     text_reg = [
         f"{config['n']} samples, {config['p']} features, 5 informative: two linear, one "
         "through sin(2x), two only through their product. `SparseMLPRegressorCV` (hidden 32, "
         f"group lasso on the input rows, {config['cv']}-fold CV over {config['n_alphas']} "
         f"alphas, {config['max_epochs']} epochs) against `LassoCV`, {nseeds}.",
         "**Claim**: the network path recovers the informative set; the Lasso misses the "
-        f"non-linear ones. **Measured**: the network finds {fn:.1f} of 5 on average "
-        f"(per seed {found['network']}) with {fpn:.1f} false positives "
-        f"(per seed {false['network']}; the exact set in {sum(rg['network_exact'])} of "
-        f"{nseeds}); the Lasso finds {ln:.1f} of 5 (per seed {found['lasso']}) with "
-        f"{fpl:.1f} false positives (per seed {false['lasso']}): {recall}, and {fps}.",
+        f"non-linear ones. **Measured**: the network keeps {kept['network']} inputs per seed "
+        f"and finds {fn:.1f} of 5 on average (per seed {found['network']}) with {fpn:.1f} "
+        f"false positives (per seed {false['network']}; precision {_fmt(pn)}; the exact set "
+        f"in {sum(rg['network_exact'])} of {nseeds}); the Lasso keeps {kept['lasso']} and "
+        f"finds {ln:.1f} of 5 (per seed {found['lasso']}) with {fpl:.1f} false positives "
+        f"(per seed {false['lasso']}; precision {_fmt(pl)}): {recall}, {fps}{prec}.",
     ]
+    if caveats:
+        selecting = rg["network_found_when_selecting_mean"]
+        if not all_kept["network"]:
+            after = ""
+        elif selecting is None:
+            after = "The network selected in no seed, so this run does not test the claim."
+        else:
+            after = f"Over the seeds where the network selected, it finds {selecting:.1f} of 5."
+        joined = "; ".join(caveats)
+        text_reg.append(
+            joined[0].upper() + joined[1:] + ": a seed that keeps every input finds all 5 "
+            "without selecting, so its recall is no recovery, and its precision is "
+            f"{5 / n_inputs:.2f}, the share of informative inputs. " + after
+        )
     if known:
         lasso_sin = sum("sin" not in x for x in missed["lasso"])
         lasso_prod = [2 - x.count("product") for x in missed["lasso"]]
@@ -234,7 +313,8 @@ def analyze(config, results):
             f"Informative features missed, by role — by the Lasso: {_missed('lasso')}; by the "
             f"network: {_missed('network')}. The Lasso selects the sin(2x) feature in "
             f"{lasso_sin} of {nseeds}: sin(2x) is correlated with x (E[x sin 2x] = 2e^-2, about "
-            "0.27 for standard normal x), so a linear model sees part of it. Only the product's "
+            f"{rg['e_x_sin_2x']:.2f} for standard normal x), so a linear model sees part of it. "
+            "Only the product's "
             "factors are uncorrelated with the target, invisible to a linear model in "
             "expectation; the Lasso selected "
             + ", ".join(f"{k} of the 2 in seed {s}" for s, k in enumerate(lasso_prod))
@@ -266,11 +346,14 @@ def analyze(config, results):
     return Report(
         "Feature selection: sparse-network path against the Lasso",
         f"Informative features found (of 5): network {fn:.1f}, Lasso {ln:.1f}; false positives: "
-        f"network {fpn:.1f}, Lasso {fpl:.1f} (means over {nseeds}). MNIST pixel sets chosen "
+        f"network {fpn:.1f}, Lasso {fpl:.1f}; precision: network {_fmt(pn)}, Lasso {_fmt(pl)} "
+        f"(means over {nseeds})" + "".join(f"; {c}" for c in caveats) + ". MNIST pixel sets chosen "
         f"three ways (network path {_counts(metrics['mnist']['n_pixels_network'])} pixels, "
         f"L1 logistic {_counts(metrics['mnist']['n_pixels_l1'])}).",
         [
             Section("Non-linear informative features", text_reg, [
+                Table("Recovery per seed", recovery, "Keeps: inputs selected at the CV alpha "
+                      f"(of {n_inputs}); precision: the informative share of them."),
                 Table("Selected features", pd.DataFrame(rows)),
                 Figure("selection", fig, "Left: features along the network's path with its CV "
                        "loss (chosen alpha dashed). Right: MNIST pixels chosen by the network."),
