@@ -110,6 +110,44 @@ def test_ctrl_c_with_worker_processes_prints_one_line_and_stops_the_workers(tmp_
     assert runs.read_text().count("\n") == 1  # the finished task is kept for --resume
 
 
+_INTERRUPT_ANOTHER_THREAD = """
+import signal
+import threading
+import time
+
+import sleepy_tasks
+from sparsitylab.studies import ProcessExecutor, Task
+
+
+def poke():  # SIGINT to this thread: the main one, waiting for the sleeping task, must see it
+    time.sleep(2.0)
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+
+threading.Thread(target=poke, daemon=True).start()
+try:
+    list(ProcessExecutor(1).run([Task("t/1", sleepy_tasks.work, {"i": 1})]))
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX threads")
+def test_an_interrupt_received_by_another_thread_stops_the_worker_run(tmp_path):
+    # Ctrl-C goes to any thread of the process that does not block it (the progress bar's, say);
+    # Python runs the handler in the main thread once that one wakes, so it must not wait for
+    # the running task (600 s) to finish
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (tmp_path / "sleepy_tasks.py").write_text(_SLEEPY.format(marks=str(marks)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_ANOTHER_THREAD], env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.stdout == "interrupted\n", (result.stdout, result.stderr)
+
+
 def _ignores_sigint(i):
     return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 

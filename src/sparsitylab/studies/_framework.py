@@ -27,7 +27,7 @@ import socket
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +55,7 @@ __all__ = [
 
 MAX_SEEDS = 10_000  # far above any study's need; a typo (10**21) fails here, not mid-run
 LOCK_NAME = ".lock"
+_POLL_S = 0.2  # ProcessExecutor: longest wait before an interrupt is seen
 
 
 class StudyError(RuntimeError):
@@ -174,12 +175,17 @@ class ProcessExecutor(Executor):
             with _sigint_blocked():  # the workers start here (spawned on submit)
                 for t in tasks:
                     futures[pool.submit(_call, t.fn, t.kwargs)] = t.key
-            for fut in as_completed(futures):
-                try:
-                    result = fut.result()
-                except BrokenProcessPool as exc:  # every unfinished task sees it: name none
-                    raise _worker_died(None, exc) from exc
-                yield futures[fut], result
+            pending = set(futures)
+            while pending:
+                # a bounded wait: Ctrl-C may reach another thread of this process (the progress
+                # bar's), and Python runs the handler only when this thread wakes up
+                done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool as exc:  # every unfinished task sees it: name none
+                        raise _worker_died(None, exc) from exc
+                    yield futures[fut], result
             finished = True
         finally:
             if not finished:  # interrupted or failed: the queued tasks are dropped, not run,
