@@ -157,6 +157,11 @@ def test_process_workers_ignore_sigint():
 
 
 # --- quick runs of the studies this audit changed -------------------------------------------------
+# the tests that read them run on one pytest-xdist worker (`--dist loadgroup` in the Makefile), so
+# each study runs once, not once per worker
+_ONE_WORKER = pytest.mark.xdist_group("studies-audit3-quick")
+
+
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("audit3")
@@ -216,6 +221,7 @@ def _unstated(md: str, metrics: dict, config: dict, header: str) -> list[str]:
 CHANGED = ["activation-regions", "boston", "early-stopping", "feature-selection", "topology"]
 
 
+@_ONE_WORKER
 @pytest.mark.parametrize("name", CHANGED)
 def test_every_number_a_report_states_is_in_metrics(name, quick):
     from sparsitylab.studies._framework import run_header
@@ -230,6 +236,7 @@ def test_every_number_a_report_states_is_in_metrics(name, quick):
 
 
 # --- R5: every report says how it was run ---------------------------------------------------------
+@_ONE_WORKER
 @pytest.mark.parametrize("name", CHANGED)
 def test_every_report_says_quick_seeds_and_version(name, quick):
     paths = quick(name)
@@ -285,6 +292,7 @@ def test_header_renders_in_markdown_and_html_only_when_given():
 
 
 # --- R1: topology -------------------------------------------------------------------------------
+@_ONE_WORKER
 def test_topology_states_accuracy_below_its_bar_and_the_logit_layer_as_measured(quick):
     md, m, _ = _read(quick("topology"))
     assert "always (1, 0)" not in md
@@ -313,6 +321,7 @@ def test_topology_states_accuracy_below_its_bar_and_the_logit_layer_as_measured(
 
 
 # --- R2: boston ---------------------------------------------------------------------------------
+@_ONE_WORKER
 def test_boston_explains_the_lasso_rows_tolerance(quick):
     md, m, _ = _read(quick("boston"))
     exact = m["lasso_exact"]
@@ -331,6 +340,7 @@ def test_boston_explains_the_lasso_rows_tolerance(quick):
 
 
 # --- R3: feature-selection ----------------------------------------------------------------------
+@_ONE_WORKER
 def test_feature_selection_counts_kept_inputs_and_precision(quick):
     paths = quick("feature-selection")
     md, m, config = _read(paths)
@@ -358,6 +368,7 @@ def test_feature_selection_counts_kept_inputs_and_precision(quick):
     assert "| seed | network keeps | network found (of 5) |" in md
 
 
+@_ONE_WORKER
 def test_feature_selection_names_a_seed_that_kept_every_input(quick):
     # the audit's case (CV chose an alpha that keeps all inputs), made certain for seed 0
     from sparsitylab.studies._framework import _read_runs
@@ -379,6 +390,7 @@ def test_feature_selection_names_a_seed_that_kept_every_input(quick):
 
 
 # --- R4: early-stopping -------------------------------------------------------------------------
+@_ONE_WORKER
 def test_early_stopping_labels_the_test_set_optimum_as_optimistic(quick):
     md, m, _ = _read(quick("early-stopping"))
     assert "best test MSE (early stopped)" not in md
@@ -388,6 +400,7 @@ def test_early_stopping_labels_the_test_set_optimum_as_optimistic(quick):
 
 
 # --- the two figures without a y-label ------------------------------------------------------------
+@_ONE_WORKER
 @pytest.mark.parametrize(
     "name, figure", [("early-stopping", "early_stopping_curves"), ("boston", "lasso_vs_network")]
 )
