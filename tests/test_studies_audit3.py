@@ -46,8 +46,14 @@ STUDY = Study("sleepy", "Sleeps.", "none", tasks=tasks,
               analyze=lambda config, results: Report("Sleepy", "s", []), seeds=2)
 """
 
+# A shell that runs the suite as a background job starts it with SIGINT ignored, and a child
+# inherits that (Python then installs no KeyboardInterrupt handler): the scripts below restore
+# what a terminal gives a command.
 _RUN_CLI = """
+import signal
 import sys
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import sleepy_tasks
 from sparsitylab import studies
@@ -114,6 +120,8 @@ _INTERRUPT_ANOTHER_THREAD = """
 import signal
 import threading
 import time
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import sleepy_tasks
 from sparsitylab.studies import ProcessExecutor, Task
