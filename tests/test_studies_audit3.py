@@ -226,7 +226,13 @@ def _unstated(md: str, metrics: dict, config: dict, header: str) -> list[str]:
     return missing
 
 
-CHANGED = ["activation-regions", "boston", "early-stopping", "feature-selection", "topology"]
+# the quick runs of boston, feature-selection and topology take the longest (test_studies and
+# test_studies_more run them in `make test` too): their report checks run in `make test-all`
+_LONG = pytest.mark.slow
+CHANGED = [
+    "activation-regions", pytest.param("boston", marks=_LONG), "early-stopping",
+    pytest.param("feature-selection", marks=_LONG), pytest.param("topology", marks=_LONG),
+]  # fmt: skip
 
 
 @_ONE_WORKER
@@ -300,6 +306,7 @@ def test_header_renders_in_markdown_and_html_only_when_given():
 
 
 # --- R1: topology -------------------------------------------------------------------------------
+@_LONG
 @_ONE_WORKER
 def test_topology_states_accuracy_below_its_bar_and_the_logit_layer_as_measured(quick):
     md, m, _ = _read(quick("topology"))
@@ -329,6 +336,7 @@ def test_topology_states_accuracy_below_its_bar_and_the_logit_layer_as_measured(
 
 
 # --- R2: boston ---------------------------------------------------------------------------------
+@_LONG
 @_ONE_WORKER
 def test_boston_explains_the_lasso_rows_tolerance(quick):
     md, m, _ = _read(quick("boston"))
@@ -348,6 +356,7 @@ def test_boston_explains_the_lasso_rows_tolerance(quick):
 
 
 # --- R3: feature-selection ----------------------------------------------------------------------
+@_LONG
 @_ONE_WORKER
 def test_feature_selection_counts_kept_inputs_and_precision(quick):
     paths = quick("feature-selection")
@@ -376,6 +385,7 @@ def test_feature_selection_counts_kept_inputs_and_precision(quick):
     assert "| seed | network keeps | network found (of 5) |" in md
 
 
+@_LONG
 @_ONE_WORKER
 def test_feature_selection_names_a_seed_that_kept_every_input(quick):
     # the audit's case (CV chose an alpha that keeps all inputs), made certain for seed 0
@@ -410,7 +420,11 @@ def test_early_stopping_labels_the_test_set_optimum_as_optimistic(quick):
 # --- the two figures without a y-label ------------------------------------------------------------
 @_ONE_WORKER
 @pytest.mark.parametrize(
-    "name, figure", [("early-stopping", "early_stopping_curves"), ("boston", "lasso_vs_network")]
+    "name, figure",
+    [
+        ("early-stopping", "early_stopping_curves"),
+        pytest.param("boston", "lasso_vs_network", marks=_LONG),
+    ],
 )
 def test_every_panel_has_a_y_label(name, figure, quick, monkeypatch):
     import sparsitylab.report as report
