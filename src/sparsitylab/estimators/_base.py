@@ -488,18 +488,24 @@ class SparseMLPBase(SelectedFeatureNames, BaseEstimator):
             stacklevel=3,
         )
 
+    def _raise_if_diverged(self, result, members=slice(None), prefix=""):
+        """``DivergenceError`` (``prefix`` + what happened + advice) when a member of ``result``
+        among ``members`` diverged; with the objective test alone (finite weights: the steps
+        were too large) the advice names no penalty."""
+        report = divergence_report(result, members)
+        if report is None:
+            return
+        epochs = np.atleast_1d(np.asarray(result.diverged_epoch)[members])
+        flags = result.objective_diverged
+        blown = flags is not None and bool(
+            np.all(np.atleast_1d(np.asarray(flags)[members])[epochs >= 0])
+        )
+        raise DivergenceError(f"{prefix}{report}. Try {self._divergence_advice(not blown)}.")
+
     def _store(self, network, result, members):
         """Set the fitted attributes from ``result`` restricted to ``members`` (a slice/indices),
         dropping those that describe an earlier fitted network (:data:`EDITED_ATTRIBUTES`)."""
-        report = divergence_report(result, members)
-        if report is not None:
-            # the objective test alone (finite weights): the steps were too large
-            epochs = np.atleast_1d(np.asarray(result.diverged_epoch)[members])
-            flags = result.objective_diverged
-            blown = flags is not None and bool(
-                np.all(np.atleast_1d(np.asarray(flags)[members])[epochs >= 0])
-            )
-            raise DivergenceError(f"{report}. Try {self._divergence_advice(not blown)}.")
+        self._raise_if_diverged(result, members)
         take = lambda tree: jax.tree.map(lambda v: np.asarray(v)[members], tree)  # noqa: E731
         for name in EDITED_ATTRIBUTES:
             self.__dict__.pop(name, None)

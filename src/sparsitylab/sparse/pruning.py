@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 
 from sparsitylab._errors import DivergenceError
 from sparsitylab.engine.penalties import Mask, Sum
-from sparsitylab.engine.trainer import Data, Member, divergence_report, stack_members
+from sparsitylab.engine.trainer import Data, Member, stack_members
 from sparsitylab.sparse._model import check_count, check_model, n_members, refresh
 from sparsitylab.sparse._train import train_from
 from sparsitylab.sparse.inference import attach
@@ -138,11 +138,7 @@ def retrain(model, X, y, *, epochs=100, random_state=None):
     config = dataclasses.replace(model._config(), max_epochs=int(epochs), early_stopping=False,
                                  record=())  # fmt: skip
     res = train_from(model.network_, config, Data(X, Y), members, model.params_, model.state_)
-    report = divergence_report(res)
-    if report is not None:  # worded and advised as the estimators' fit does
-        epochs, flags = np.asarray(res.diverged_epoch), res.objective_diverged
-        blown = flags is not None and bool(np.all(np.asarray(flags)[epochs >= 0]))
-        raise DivergenceError(f"retrain: {report}. Try {model._divergence_advice(not blown)}.")
+    model._raise_if_diverged(res, prefix="retrain: ")  # worded and advised as fit does
     out = copy.deepcopy(model)
     out.params_ = _apply_masks(res.params, masks)  # exact zeros, also for the float noise of 0*x
     out.state_ = _own(res.state)
