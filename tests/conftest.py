@@ -1,4 +1,7 @@
+import fcntl
+import json
 import os
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -6,6 +9,21 @@ import pytest
 # pytest-xdist workers sharing one GPU: each takes device memory as it needs it, not JAX's
 # default of 75% of the device at its first computation (which leaves the next worker none).
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+# The suite compiles some hundreds of small training programs and runs each briefly, so XLA's
+# compilation dominates its time. Two settings of XLA's CPU backend compile the same programs
+# in about a third of the time (less optimized machine code; numbers equal up to rounding):
+# LLVM at optimization level 0, and elementwise fusions emitted by the older emitters. A flag
+# the user set is kept.
+_FAST_COMPILE = {
+    "xla_backend_optimization_level": "0",
+    "xla_cpu_use_fusion_emitters": "false",
+}
+_flags = os.environ.get("XLA_FLAGS", "")
+for _name, _value in _FAST_COMPILE.items():
+    if _name not in _flags:
+        _flags += f" --{_name}={_value}"
+os.environ["XLA_FLAGS"] = _flags.strip()
 
 matplotlib.use("Agg")
 
@@ -26,3 +44,31 @@ def interrupting():
                 yield item
 
     return Interrupting
+
+
+@pytest.fixture(scope="session")
+def quick_study(tmp_path_factory):
+    """``quick_study(name)``: the paths of one ``--quick`` run of the registered study ``name``,
+    run once for the whole suite. Under pytest-xdist the workers share the runs: the first to
+    ask runs the study under a file lock while any other waits for it, then reads its files."""
+    from sparsitylab.studies import get_study, run_study
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' common folder
+    root = root / "quick-studies"
+    root.mkdir(exist_ok=True)
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            index = root / f"{name}.json"
+            with open(root / f"{name}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not index.exists():
+                    paths = run_study(get_study(name), root, quick=True)
+                    index.write_text(json.dumps({k: str(v) for k, v in paths.items()}))
+            cache[name] = {k: Path(v) for k, v in json.loads(index.read_text()).items()}
+        return cache[name]
+
+    return get

@@ -17,15 +17,10 @@ from test_studies_more import CHECKS as MORE_CHECKS  # these studies are checked
 
 
 @pytest.fixture(scope="session")
-def quick_runs(tmp_path_factory):
-    out = tmp_path_factory.mktemp("studies")
-    cache = {}
-
+def quick_runs(quick_study):
     def get(name):
-        if name not in cache:
-            paths = run_study(get_study(name), out, quick=True)
-            cache[name] = (paths, json.loads(paths["metrics"].read_text()))
-        return cache[name]
+        paths = quick_study(name)  # run once for the whole suite (tests/conftest.py)
+        return paths, json.loads(paths["metrics"].read_text())
 
     return get
 

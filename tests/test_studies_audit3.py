@@ -164,23 +164,10 @@ def test_process_workers_ignore_sigint():
     assert dict(ProcessExecutor(1).run([Task("h", _ignores_sigint, {"i": 0})])) == {"h": True}
 
 
-# --- quick runs of the studies this audit changed -------------------------------------------------
-# the tests that read them run on one pytest-xdist worker (`--dist loadgroup` in the Makefile), so
-# each study runs once, not once per worker
-_ONE_WORKER = pytest.mark.xdist_group("studies-audit3-quick")
-
-
+# --- quick runs of the studies this audit changed (each run once for the whole suite) ----------
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("audit3")
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = run_study(get_study(name), out, quick=True)
-        return cache[name]
-
-    return get
+def quick(quick_study):
+    return quick_study
 
 
 def _read(paths):
@@ -226,16 +213,9 @@ def _unstated(md: str, metrics: dict, config: dict, header: str) -> list[str]:
     return missing
 
 
-# the quick runs of boston, feature-selection and topology take the longest (test_studies and
-# test_studies_more run them in `make test` too): their report checks run in `make test-all`
-_LONG = pytest.mark.slow
-CHANGED = [
-    "activation-regions", pytest.param("boston", marks=_LONG), "early-stopping",
-    pytest.param("feature-selection", marks=_LONG), pytest.param("topology", marks=_LONG),
-]  # fmt: skip
+CHANGED = ["activation-regions", "boston", "early-stopping", "feature-selection", "topology"]
 
 
-@_ONE_WORKER
 @pytest.mark.parametrize("name", CHANGED)
 def test_every_number_a_report_states_is_in_metrics(name, quick):
     from sparsitylab.studies._framework import run_header
@@ -250,7 +230,6 @@ def test_every_number_a_report_states_is_in_metrics(name, quick):
 
 
 # --- R5: every report says how it was run ---------------------------------------------------------
-@_ONE_WORKER
 @pytest.mark.parametrize("name", CHANGED)
 def test_every_report_says_quick_seeds_and_version(name, quick):
     paths = quick(name)
@@ -306,8 +285,6 @@ def test_header_renders_in_markdown_and_html_only_when_given():
 
 
 # --- R1: topology -------------------------------------------------------------------------------
-@_LONG
-@_ONE_WORKER
 def test_topology_states_accuracy_below_its_bar_and_the_logit_layer_as_measured(quick):
     md, m, _ = _read(quick("topology"))
     assert "always (1, 0)" not in md
@@ -336,8 +313,6 @@ def test_topology_states_accuracy_below_its_bar_and_the_logit_layer_as_measured(
 
 
 # --- R2: boston ---------------------------------------------------------------------------------
-@_LONG
-@_ONE_WORKER
 def test_boston_explains_the_lasso_rows_tolerance(quick):
     md, m, _ = _read(quick("boston"))
     exact = m["lasso_exact"]
@@ -356,8 +331,6 @@ def test_boston_explains_the_lasso_rows_tolerance(quick):
 
 
 # --- R3: feature-selection ----------------------------------------------------------------------
-@_LONG
-@_ONE_WORKER
 def test_feature_selection_counts_kept_inputs_and_precision(quick):
     paths = quick("feature-selection")
     md, m, config = _read(paths)
@@ -385,8 +358,6 @@ def test_feature_selection_counts_kept_inputs_and_precision(quick):
     assert "| seed | network keeps | network found (of 5) |" in md
 
 
-@_LONG
-@_ONE_WORKER
 def test_feature_selection_names_a_seed_that_kept_every_input(quick):
     # the audit's case (CV chose an alpha that keeps all inputs), made certain for seed 0
     from sparsitylab.studies._framework import _read_runs
@@ -408,7 +379,6 @@ def test_feature_selection_names_a_seed_that_kept_every_input(quick):
 
 
 # --- R4: early-stopping -------------------------------------------------------------------------
-@_ONE_WORKER
 def test_early_stopping_labels_the_test_set_optimum_as_optimistic(quick):
     md, m, _ = _read(quick("early-stopping"))
     assert "best test MSE (early stopped)" not in md
@@ -418,12 +388,11 @@ def test_early_stopping_labels_the_test_set_optimum_as_optimistic(quick):
 
 
 # --- the two figures without a y-label ------------------------------------------------------------
-@_ONE_WORKER
 @pytest.mark.parametrize(
     "name, figure",
     [
         ("early-stopping", "early_stopping_curves"),
-        pytest.param("boston", "lasso_vs_network", marks=_LONG),
+        ("boston", "lasso_vs_network"),
     ],
 )
 def test_every_panel_has_a_y_label(name, figure, quick, monkeypatch):

@@ -10,15 +10,13 @@ import json
 import numpy as np
 import pytest
 
-from sparsitylab.studies import STUDIES, get_study, run_study
+from sparsitylab.studies import STUDIES
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("studies_more")
-
+def quick(quick_study):
     def run(name):
-        paths = run_study(get_study(name), out, quick=True)
+        paths = quick_study(name)  # run once for the whole suite (tests/conftest.py)
         assert "data:image/png;base64," in paths["html"].read_text()
         config = json.loads(paths["config"].read_text())
         assert config["study"] == name and config["quick"] is True
