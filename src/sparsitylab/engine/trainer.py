@@ -43,7 +43,9 @@ float32's epsilon times the data-fit of the zero prediction). The margin keeps a
 starts near zero (a warm start at a good point, a path's next alpha) from being called
 diverged for a rise that is small on the data's scale. ``diverged_epoch`` is then the last
 epoch run, ``objective_diverged`` says which test fired, and ``start_objective`` /
-``end_objective`` hold both values (:func:`divergence_report` words it).
+``end_objective`` hold both values (:func:`divergence_report` words it). :func:`train` runs
+this test as a second compiled program after the training program (compiled for speed of
+compilation: it runs once per fit); warm fits from given parameters run it inside theirs.
 
 Optional per-epoch records (``config.record``) are computed inside the loop:
 ``"grad_norm"`` (L2 norm per layer of the epoch's mean gradient: for full-batch training the
@@ -242,8 +244,10 @@ def _select(flag, new, old):
     return jax.tree.map(lambda a, b: jnp.where(flag, a, b), new, old)
 
 
-def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
-    """One member's fit, its rows cut into batches as ``geometry`` says."""
+def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data, objective_test=True):
+    """One member's fit, its rows cut into batches as ``geometry`` says; with
+    ``objective_test=False`` without the objective divergence test (the caller runs
+    :func:`_objective_test`)."""
     n_batches, batch, may_skip = geometry.n_batches, geometry.batch, geometry.may_skip
     loss_fn = get_loss(config.loss)
     record = config.record
@@ -326,33 +330,6 @@ def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
 
     def error_rate(out, target, w):
         return jnp.sum(w * wrong(out, target)) / jnp.maximum(jnp.sum(w), 1e-12)
-
-    def training_objective(p, s):
-        """Data-fit plus penalty value in evaluation mode on the training rows (weighted)."""
-        out = network.apply(p, s, X)[0]
-        return datafit(loss_fn, out, y, tw) + penalty.value(p)
-
-    def constant_datafit(shape):
-        """The divergence test's margin: the data-fit of the best constant prediction on the
-        training rows (for the squared error and Huber, the weighted mean target), at least
-        float32's epsilon times the data-fit of the zero prediction (targets constant to
-        rounding)."""
-        wsum = jnp.maximum(jnp.sum(tw), 1e-12)
-        tiny = 1e-30
-        if config.loss == "softmax":
-            hot = jax.nn.one_hot(y.astype(jnp.int32), shape[-1], dtype=dtype)
-            freq = jnp.sum(tw[:, None] * hot, axis=0) / wsum
-            const = jnp.log(jnp.maximum(freq, tiny))
-        elif config.loss == "logistic":
-            q = jnp.clip(jnp.sum(tw * y[:, 0]) / wsum, 1e-7, 1 - 1e-7)
-            const = jnp.log(q)[None] - jnp.log1p(-q)[None]
-        else:
-            mean = jnp.sum(tw[:, None] * y, axis=0) / wsum
-            const = jnp.log(jnp.maximum(mean, tiny)) if config.loss == "poisson" else mean
-        const = jnp.broadcast_to(jnp.asarray(const, dtype), shape)
-        best = datafit(loss_fn, const, y, tw)
-        zero = datafit(loss_fn, jnp.zeros(shape, dtype), y, tw)
-        return jnp.maximum(jnp.abs(best), jnp.finfo(dtype).eps * jnp.abs(zero))
 
     def evaluate(p, s):
         """Validation data-fit and, when recorded, error rate (NaN without validation rows)."""
@@ -458,9 +435,7 @@ def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
     def cond(c):
         return (c["epoch"] < E) & ~c["stop"]
 
-    start_out = network.apply(params, state, X)[0]  # the divergence test's starting point
-    start_objective = datafit(loss_fn, start_out, y, tw) + penalty.value(params)
-    margin = constant_datafit(start_out.shape)
+    start = (params, state)  # the objective test's starting point
     c = jax.lax.while_loop(cond, body, carry)
     params, state = c["params"], c["state"]
     last_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(params)]))
@@ -468,13 +443,59 @@ def _fit_one(network, config: TrainConfig, geometry: Geometry, member, data):
     if config.early_stopping and config.restore_best_weights:
         use_best = (c["best_epoch"] >= 0) & (diverged < 0)
         params, state = _select(use_best, (c["best_params"], c["best_state"]), (params, state))
-    end_objective = training_objective(params, state)
-    rose = _objective_rose(start_objective, end_objective, margin)
-    by_objective = (diverged < 0) & rose
-    diverged = jnp.where(by_objective, c["epoch"] - 1, diverged)
-    return {
+    out = {
         "params": params, "state": state, "history": c["history"], "n_epochs": c["epoch"],
         "best_epoch": c["best_epoch"], "diverged_epoch": diverged,
+    }  # fmt: skip
+    if objective_test:
+        out.update(_objective_test(network, config, member, data, start, out))
+    else:
+        out["start"] = start
+    return out
+
+
+def _objective_test(network, config: TrainConfig, member, data, start, out):
+    """The objective divergence test of the module docstring for one member: its training
+    objective (evaluation mode, training rows with their weights) at ``start`` (parameters and
+    state) and at ``out``'s, and ``out``'s ``diverged_epoch`` with the test applied."""
+    loss_fn = get_loss(config.loss)
+    X, y = data.X, data.y
+    dtype = jax.tree.leaves(start[0])[0].dtype
+    penalty = jax.tree.map(lambda v: jnp.asarray(v, dtype), member.penalty)
+    tw = jnp.asarray(member.train_weight, dtype)
+
+    def objective(p, s):
+        pred = network.apply(p, s, X)[0]
+        return datafit(loss_fn, pred, y, tw) + penalty.value(p), pred.shape
+
+    def constant_datafit(shape):
+        """The test's margin: the data-fit of the best constant prediction on the training rows
+        (for the squared error and Huber, the weighted mean target), at least float32's epsilon
+        times the data-fit of the zero prediction (targets constant to rounding)."""
+        wsum = jnp.maximum(jnp.sum(tw), 1e-12)
+        tiny = 1e-30
+        if config.loss == "softmax":
+            hot = jax.nn.one_hot(y.astype(jnp.int32), shape[-1], dtype=dtype)
+            freq = jnp.sum(tw[:, None] * hot, axis=0) / wsum
+            const = jnp.log(jnp.maximum(freq, tiny))
+        elif config.loss == "logistic":
+            q = jnp.clip(jnp.sum(tw * y[:, 0]) / wsum, 1e-7, 1 - 1e-7)
+            const = jnp.log(q)[None] - jnp.log1p(-q)[None]
+        else:
+            mean = jnp.sum(tw[:, None] * y, axis=0) / wsum
+            const = jnp.log(jnp.maximum(mean, tiny)) if config.loss == "poisson" else mean
+        const = jnp.broadcast_to(jnp.asarray(const, dtype), shape)
+        best = datafit(loss_fn, const, y, tw)
+        zero = datafit(loss_fn, jnp.zeros(shape, dtype), y, tw)
+        return jnp.maximum(jnp.abs(best), jnp.finfo(dtype).eps * jnp.abs(zero))
+
+    start_objective, shape = objective(*start)
+    end_objective, _ = objective(out["params"], out["state"])
+    diverged = out["diverged_epoch"]
+    rose = _objective_rose(start_objective, end_objective, constant_datafit(shape))
+    by_objective = (diverged < 0) & rose
+    return {
+        "diverged_epoch": jnp.where(by_objective, out["n_epochs"] - 1, diverged),
         "objective_diverged": by_objective, "start_objective": start_objective,
         "end_objective": end_objective,
     }  # fmt: skip
@@ -660,10 +681,30 @@ def run_members(
     return TrainResult(**_run_calls(calls, members, data, m))
 
 
+# XLA:CPU options for the objective test's program: it runs two forward passes once per fit,
+# so compiling it fast matters and its speed does not (docs/benchmarks.md, engine)
+_FAST_COMPILE = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
+
+
 @lru_cache(maxsize=64)
 def _compiled(network, config, geometry, batched):
-    fit = partial(_fit_one, network, config, geometry)
-    return jax.jit(jax.vmap(fit, in_axes=(0, None)) if batched else fit)
+    """The compiled fit: the training program, then the objective divergence test as a second
+    program compiled for speed of compilation (on the CPU a first fit's time is mostly
+    compilation, which the test inside the training program made longer by more than the
+    second program takes)."""
+    fit = partial(_fit_one, network, config, geometry, objective_test=False)
+    check = partial(_objective_test, network, config)
+    if batched:
+        fit, check = jax.vmap(fit, in_axes=(0, None)), jax.vmap(check, in_axes=(0, None, 0, 0))
+    options = _FAST_COMPILE if jax.default_backend() == "cpu" else None
+    fit, check = jax.jit(fit), jax.jit(check, compiler_options=options)
+
+    def run(members, data):
+        out = fit(members, data)
+        start = out.pop("start")
+        return {**out, **check(members, data, start, out)}
+
+    return run
 
 
 def _all_finite(a) -> bool:
