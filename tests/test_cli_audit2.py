@@ -211,7 +211,7 @@ def test_a_study_whose_tasks_are_wrong_deletes_nothing(tmp_path):
 # --- 3: a Dask scheduler without usable workers ---------------------------------------------------
 def test_a_scheduler_without_workers_fails_in_bounded_time():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
         start = time.monotonic()
         with pytest.raises(StudyError, match=r"has no workers after 1 s: start some"):
             DaskExecutor(cluster.scheduler_address, worker_timeout=1.0)
@@ -235,7 +235,7 @@ def test_a_worker_that_cannot_import_sparsitylab_is_named(tmp_path):
     block = tmp_path / "block_sparsitylab.py"
     block.write_text(_BLOCK_IMPORT)
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
         preload=[str(block)],
     ) as cluster:  # fmt: skip
         with pytest.raises(
@@ -247,7 +247,7 @@ def test_a_worker_that_cannot_import_sparsitylab_is_named(tmp_path):
 def test_a_client_with_a_worker_runs_tasks():
     distributed = pytest.importorskip("distributed")
     with (
-        distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+        distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster,
         distributed.Client(cluster) as client,
     ):
         executor = DaskExecutor(client, worker_timeout=10.0)

@@ -121,7 +121,7 @@ def test_a_worker_that_dies_is_one_study_error():
 def test_a_dask_worker_that_dies_is_one_study_error():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         executor = DaskExecutor(cluster.scheduler_address)
         try:

@@ -156,7 +156,7 @@ def test_dask_local_cluster_equals_in_process(tmp_path, quick_runs):
 
     reference, _ = quick_runs("sample-size")
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         executor = DaskExecutor(cluster.scheduler_address)
         try:
