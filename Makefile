@@ -21,11 +21,11 @@ demo: $(STAMP)
 
 ## Install if needed, then run the test suite (slow tests excluded), one worker per core.
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto --dist loadgroup
+	$(PY) -m pytest -q -n auto
 
 ## Everything, slow tests included.
 test-all: $(STAMP)
-	$(PY) -m pytest -q -n auto --dist loadgroup -m ""
+	$(PY) -m pytest -q -n auto -m ""
 
 ## Speed and memory goals; JSON under benchmarks/results/.
 bench: $(STAMP)

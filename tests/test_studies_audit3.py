@@ -164,12 +164,7 @@ def test_process_workers_ignore_sigint():
     assert dict(ProcessExecutor(1).run([Task("h", _ignores_sigint, {"i": 0})])) == {"h": True}
 
 
-# --- quick runs of the studies this audit changed (each run once for the whole suite) ----------
-@pytest.fixture(scope="module")
-def quick(quick_study):
-    return quick_study
-
-
+# --- quick runs of the studies this audit changed (quick_study: each run once for the suite) ---
 def _read(paths):
     return (
         paths["markdown"].read_text(),
@@ -217,10 +212,10 @@ CHANGED = ["activation-regions", "boston", "early-stopping", "feature-selection"
 
 
 @pytest.mark.parametrize("name", CHANGED)
-def test_every_number_a_report_states_is_in_metrics(name, quick):
+def test_every_number_a_report_states_is_in_metrics(name, quick_study):
     from sparsitylab.studies._framework import run_header
 
-    md, metrics, config = _read(quick(name))
+    md, metrics, config = _read(quick_study(name))
     header = run_header(get_study(name), config)
     assert header in md  # (the version in it is not a result)
     assert _unstated(md, metrics, config, header) == []
@@ -231,8 +226,8 @@ def test_every_number_a_report_states_is_in_metrics(name, quick):
 
 # --- R5: every report says how it was run ---------------------------------------------------------
 @pytest.mark.parametrize("name", CHANGED)
-def test_every_report_says_quick_seeds_and_version(name, quick):
-    paths = quick(name)
+def test_every_report_says_quick_seeds_and_version(name, quick_study):
+    paths = quick_study(name)
     md, _, config = _read(paths)
     line = (
         f"**Quick run** (`--quick`: smaller settings than the full study), "
@@ -285,8 +280,8 @@ def test_header_renders_in_markdown_and_html_only_when_given():
 
 
 # --- R1: topology -------------------------------------------------------------------------------
-def test_topology_states_accuracy_below_its_bar_and_the_logit_layer_as_measured(quick):
-    md, m, _ = _read(quick("topology"))
+def test_topology_states_accuracy_below_its_bar_and_the_logit_layer_as_measured(quick_study):
+    md, m, _ = _read(quick_study("topology"))
     assert "always (1, 0)" not in md
     bar = m["well_trained_accuracy"]
     for entry in m["low_accuracy_networks"]:  # "wide 128 relu (0.945)": shown below the bar
@@ -313,8 +308,8 @@ def test_topology_states_accuracy_below_its_bar_and_the_logit_layer_as_measured(
 
 
 # --- R2: boston ---------------------------------------------------------------------------------
-def test_boston_explains_the_lasso_rows_tolerance(quick):
-    md, m, _ = _read(quick("boston"))
+def test_boston_explains_the_lasso_rows_tolerance(quick_study):
+    md, m, _ = _read(quick_study("boston"))
     exact = m["lasso_exact"]
     assert exact["tol"] <= 1e-10 and m["lasso"]["tol"] == 1e-4  # scikit-learn's default
     assert abs(exact["test_mse"] - 25.6589) < 5e-5  # docs/studies.md: the exact solution
@@ -331,8 +326,8 @@ def test_boston_explains_the_lasso_rows_tolerance(quick):
 
 
 # --- R3: feature-selection ----------------------------------------------------------------------
-def test_feature_selection_counts_kept_inputs_and_precision(quick):
-    paths = quick("feature-selection")
+def test_feature_selection_counts_kept_inputs_and_precision(quick_study):
+    paths = quick_study("feature-selection")
     md, m, config = _read(paths)
     reg = m["regression"]
     lines = (paths["markdown"].parent / "runs.jsonl").read_text().splitlines()
@@ -358,11 +353,11 @@ def test_feature_selection_counts_kept_inputs_and_precision(quick):
     assert "| seed | network keeps | network found (of 5) |" in md
 
 
-def test_feature_selection_names_a_seed_that_kept_every_input(quick):
+def test_feature_selection_names_a_seed_that_kept_every_input(quick_study):
     # the audit's case (CV chose an alpha that keeps all inputs), made certain for seed 0
     from sparsitylab.studies._framework import _read_runs
 
-    paths = quick("feature-selection")
+    paths = quick_study("feature-selection")
     config = json.loads(paths["config"].read_text())
     results = _read_runs(paths["markdown"].parent / "runs.jsonl")
     results["regression/0"] = {**results["regression/0"], "network": list(range(config["p"]))}
@@ -379,8 +374,8 @@ def test_feature_selection_names_a_seed_that_kept_every_input(quick):
 
 
 # --- R4: early-stopping -------------------------------------------------------------------------
-def test_early_stopping_labels_the_test_set_optimum_as_optimistic(quick):
-    md, m, _ = _read(quick("early-stopping"))
+def test_early_stopping_labels_the_test_set_optimum_as_optimistic(quick_study):
+    md, m, _ = _read(quick_study("early-stopping"))
     assert "best test MSE (early stopped)" not in md
     row = "| lowest test MSE over epochs (epoch chosen on the test set: optimistic) |"
     assert row in md
@@ -390,16 +385,13 @@ def test_early_stopping_labels_the_test_set_optimum_as_optimistic(quick):
 # --- the two figures without a y-label ------------------------------------------------------------
 @pytest.mark.parametrize(
     "name, figure",
-    [
-        ("early-stopping", "early_stopping_curves"),
-        ("boston", "lasso_vs_network"),
-    ],
+    [("early-stopping", "early_stopping_curves"), ("boston", "lasso_vs_network")],
 )
-def test_every_panel_has_a_y_label(name, figure, quick, monkeypatch):
+def test_every_panel_has_a_y_label(name, figure, quick_study, monkeypatch):
     import sparsitylab.report as report
     from sparsitylab.studies._framework import _read_runs
 
-    paths = quick(name)
+    paths = quick_study(name)
     directory = paths["markdown"].parent
     config = json.loads(paths["config"].read_text())
     labels = {}

@@ -681,9 +681,10 @@ def run_members(
     return TrainResult(**_run_calls(calls, members, data, m))
 
 
-# XLA:CPU options for the objective test's program: it runs two forward passes once per fit,
-# so compiling it fast matters and its speed does not (docs/benchmarks.md, engine)
-_FAST_COMPILE = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
+# XLA:CPU options that compile a program in a fraction of the time and make it run slower
+# (docs/benchmarks.md, engine): for the objective test's program, which runs two forward passes
+# once per fit, so its compilation matters and its speed does not
+FAST_COMPILE_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
 
 
 @lru_cache(maxsize=64)
@@ -696,7 +697,7 @@ def _compiled(network, config, geometry, batched):
     check = partial(_objective_test, network, config)
     if batched:
         fit, check = jax.vmap(fit, in_axes=(0, None)), jax.vmap(check, in_axes=(0, None, 0, 0))
-    options = _FAST_COMPILE if jax.default_backend() == "cpu" else None
+    options = FAST_COMPILE_OPTIONS if jax.default_backend() == "cpu" else None
     fit, check = jax.jit(fit), jax.jit(check, compiler_options=options)
 
     def run(members, data):
