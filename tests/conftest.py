@@ -22,7 +22,7 @@ for _name, _value in _FAST_COMPILE.items():
         _flags += f" --{_name}={str(_value).lower()}"
 os.environ["XLA_FLAGS"] = _flags.strip()
 
-from sparsitylab.engine.trainer import FAST_COMPILE_OPTIONS  # noqa: E402
+from sparsitylab.engine.compilation import FAST_COMPILE_OPTIONS  # noqa: E402
 
 assert _FAST_COMPILE == FAST_COMPILE_OPTIONS, "keep the suite's XLA flags the engine's options"
 

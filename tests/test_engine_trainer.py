@@ -292,9 +292,9 @@ def test_full_batch_members_train_on_their_rows_only_and_groups_match_fits_alone
         monkeypatch.setattr(trainer, "CALL_WORK", 1)
     seen = []
 
-    def spy(network, config, geometry, batched):
+    def spy(network, config, geometry, batched, **kwargs):
         seen.append(geometry.rows)
-        return trainer._compiled(network, config, geometry, batched)
+        return trainer._compiled(network, config, geometry, batched, **kwargs)
 
     X, y = problem
     net = MLP(5, (8,), dtype="float64")
@@ -332,3 +332,31 @@ def test_val_history_off_skips_the_validation_record_unless_early_stopping_needs
     stop = TrainConfig(max_epochs=400, early_stopping=True, patience=5, val_history=False)
     res = one(net, stop, Data(X, y), tw=tw, vw=1 - tw, opt=Optimizer("adam", 5e-2))
     assert np.isfinite(res.history["val_loss"][0, 0]) and res.n_epochs[0] < 400
+
+
+def test_fast_compilation_compiles_the_training_program_fast_within_its_block(problem, monkeypatch):
+    from sparsitylab.engine import compilation, trainer
+
+    asked = []
+    real = trainer.compiler_options
+    monkeypatch.setattr(trainer, "compiler_options", lambda fast: asked.append(fast) or real(fast))
+    trainer._compiled.cache_clear()  # every program below is compiled here
+    X, y = problem
+    net, cfg, data = MLP(5, (7,), dtype="float64"), TrainConfig(max_epochs=30), Data(X, y)
+    ref = one(net, cfg, data)
+    assert asked == [False, True]  # the training program optimized, the objective test fast
+    with compilation.fast_compilation():
+        assert compilation.fast_requested()
+        fast = one(net, cfg, data)
+        assert asked == [False, True, True, True]
+        with compilation.fast_compilation(False):  # nested blocks restore the outer mode
+            assert not compilation.fast_requested()
+        assert compilation.fast_requested()
+    assert not compilation.fast_requested()
+    one(net, cfg, data)
+    assert len(asked) == 4  # back to the optimized program compiled first
+    for a, b in zip(jax.tree.leaves(ref.params), jax.tree.leaves(fast.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    if jax.default_backend() == "cpu":
+        assert compilation.compiler_options(True) == compilation.FAST_COMPILE_OPTIONS
+    assert compilation.compiler_options(False) is None

@@ -309,9 +309,9 @@ def test_fits_without_held_inputs_equal_fits_that_hold_them_at_zero_by_a_mask(mo
     monkeypatch.setattr("sparsitylab.engine.trainer.CALL_WORK", 1)
     widths = []
 
-    def spy(*args, label=None):
+    def spy(*args, label=None, **kwargs):
         widths.append(label)
-        return compiled(*args, label=label)
+        return compiled(*args, label=label, **kwargs)
 
     compiled = _train._compiled
     monkeypatch.setattr(_train, "_compiled", spy)

@@ -243,3 +243,35 @@ def test_process_workers_share_the_accelerator_unless_told_otherwise(monkeypatch
         monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", parent)
     results = dict(ProcessExecutor(1).run([Task("t", _preallocate_setting, {"i": 0})]))
     assert results == {"t": worker}
+
+
+# --- quick runs compile fast ---------------------------------------------------------------------
+def _compile_mode(i):
+    from sparsitylab.engine.compilation import fast_requested
+
+    return fast_requested()
+
+
+def _mode_study():
+    from sparsitylab.engine.compilation import fast_requested
+
+    def analyze(config, results):
+        return Report("Modes", "One line.", metrics={"task": results, "analyze": fast_requested()})
+
+    tasks = lambda config, seeds: [Task("t", _compile_mode, {"i": 0})]  # noqa: E731
+    return Study("modes", "Modes.", "none", tasks=tasks, analyze=analyze)
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_quick_runs_compile_their_training_programs_fast_and_full_runs_do_not(tmp_path, quick):
+    from sparsitylab.engine.compilation import fast_requested
+
+    metrics = json.loads(run_study(_mode_study(), tmp_path, quick=quick)["metrics"].read_text())
+    assert metrics == {"task": {"t": quick}, "analyze": quick}
+    assert not fast_requested()  # the mode ends with the run
+
+
+def test_a_task_keeps_its_compilation_mode_in_a_worker_process():
+    # the mode is a context variable of this process: the task carries it to the worker
+    tasks = [Task(f"t{f}", _compile_mode, {"i": 0}, fast_compile=f) for f in (False, True)]
+    assert dict(ProcessExecutor(1).run(tasks)) == {"tFalse": False, "tTrue": True}

@@ -72,6 +72,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from sparsitylab.engine.compilation import compiler_options, fast_requested
 from sparsitylab.engine.losses import datafit, get_loss
 from sparsitylab.engine.networks import check_choice, check_number
 from sparsitylab.engine.optimizers import Optimizer, build, build_lbfgs
@@ -636,7 +637,8 @@ def run_members(
     """Train the stacked ``members`` (any pytree with leading axis ``M``; ``train_weight`` is
     their ``(M, n)`` training weights) with ``compiled(network, config, geometry, batched)``,
     the compiled fit with ``vmap`` over members or, when ``batched`` is False, for one member
-    alone.
+    alone, and ``fast=`` whether the calling context asked for
+    :func:`~sparsitylab.engine.compilation.fast_compilation`.
 
     Members whose steps are large (:func:`is_large`) are grouped by their number of training
     rows (:func:`row_groups`); each group gets its own :func:`batch_geometry` and goes in calls
@@ -664,7 +666,7 @@ def run_members(
         chunk = 1 if len(group) == 1 else chunk_size(network, rows, len(group))
         if jax.default_backend() != "cpu":
             chunk = len(group)
-        program = partial(compiled, network, config, geometry)
+        program = partial(compiled, network, config, geometry, fast=fast_requested())
         if label is not None:
             program = partial(program, label=label)
         if chunk == 1:
@@ -681,24 +683,19 @@ def run_members(
     return TrainResult(**_run_calls(calls, members, data, m))
 
 
-# XLA:CPU options that compile a program in a fraction of the time and make it run slower
-# (docs/benchmarks.md, engine): for the objective test's program, which runs two forward passes
-# once per fit, so its compilation matters and its speed does not
-FAST_COMPILE_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
-
-
 @lru_cache(maxsize=64)
-def _compiled(network, config, geometry, batched):
-    """The compiled fit: the training program, then the objective divergence test as a second
-    program compiled for speed of compilation (on the CPU a first fit's time is mostly
-    compilation, which the test inside the training program made longer by more than the
-    second program takes)."""
+def _compiled(network, config, geometry, batched, fast=False):
+    """The compiled fit: the training program (compiled fast with ``fast``:
+    :mod:`~sparsitylab.engine.compilation`), then the objective divergence test as a second
+    program, always compiled fast (it runs two forward passes once per fit, so its compilation
+    matters and its speed does not; inside the training program it made a first fit's
+    compilation longer by more than the second program takes)."""
     fit = partial(_fit_one, network, config, geometry, objective_test=False)
     check = partial(_objective_test, network, config)
     if batched:
         fit, check = jax.vmap(fit, in_axes=(0, None)), jax.vmap(check, in_axes=(0, None, 0, 0))
-    options = FAST_COMPILE_OPTIONS if jax.default_backend() == "cpu" else None
-    fit, check = jax.jit(fit), jax.jit(check, compiler_options=options)
+    fit = jax.jit(fit, compiler_options=compiler_options(fast))
+    check = jax.jit(check, compiler_options=compiler_options(True))
 
     def run(members, data):
         out = fit(members, data)

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sparsitylab.engine.compilation import compiler_options
 from sparsitylab.engine.networks import MLP
 from sparsitylab.engine.penalties import Mask, Sum
 from sparsitylab.engine.trainer import (
@@ -54,9 +55,10 @@ def _can_narrow(network) -> bool:
 
 
 @lru_cache(maxsize=32)
-def _compiled(network, config, geometry, batched, label=None):
+def _compiled(network, config, geometry, batched, label=None, fast=False):
     """The fit from given parameters; with ``label`` (an input width) on the columns
-    ``start[3][:label]`` of the inputs only (index ``n_inputs``: a zero column)."""
+    ``start[3][:label]`` of the inputs only (index ``n_inputs``: a zero column); compiled fast
+    with ``fast`` (:mod:`~sparsitylab.engine.compilation`)."""
 
     def fit(start, data):
         member, params, state, columns = start
@@ -78,7 +80,8 @@ def _compiled(network, config, geometry, batched, label=None):
             out["params"] = ({**out["params"][0], "w": full}, *out["params"][1:])
         return out
 
-    return jax.jit(jax.vmap(fit, in_axes=(0, None)) if batched else fit)
+    program = jax.vmap(fit, in_axes=(0, None)) if batched else fit
+    return jax.jit(program, compiler_options=compiler_options(fast))
 
 
 def train_from(network, config, data, members, params, state, keep=None) -> TrainResult:

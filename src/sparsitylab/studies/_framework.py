@@ -29,10 +29,11 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sparsitylab.engine.compilation import fast_compilation
 from sparsitylab.report import Report, to_jsonable, write_json, write_report
 
 __all__ = [
@@ -64,11 +65,15 @@ class StudyError(RuntimeError):
 
 @dataclass(frozen=True)
 class Task:
-    """One independent run: ``fn(**kwargs)``; ``key`` names it in ``runs.jsonl``."""
+    """One independent run: ``fn(**kwargs)``; ``key`` names it in ``runs.jsonl``. With
+    ``fast_compile`` it runs inside :func:`~sparsitylab.engine.compilation.fast_compilation`
+    (:func:`open_run` sets it for ``--quick`` runs, whose many short fits are mostly
+    compilation)."""
 
     key: str
     fn: Callable[..., Any]
     kwargs: dict = field(default_factory=dict)
+    fast_compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,13 +117,13 @@ def run_header(study: Study, config: dict) -> str:
     return f"{kind}, {count(seeds, 'seed')}, sparsitylab {__version__}: `{command}`."
 
 
-def _call(fn, kwargs):
+def _call(task: Task):
     from sklearn.exceptions import ConvergenceWarning
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), fast_compilation(task.fast_compile):
         # a study trains for the budget its configuration states: reaching it is the protocol
         warnings.simplefilter("ignore", ConvergenceWarning)
-        result = fn(**kwargs)
+        result = task.fn(**task.kwargs)
     return json.loads(json.dumps(to_jsonable(result), allow_nan=False))
 
 
@@ -142,7 +147,7 @@ class InProcessExecutor(Executor):
 
     def run(self, tasks):
         for task in tasks:
-            yield task.key, _call(task.fn, task.kwargs)
+            yield task.key, _call(task)
 
 
 class ProcessExecutor(Executor):
@@ -174,7 +179,7 @@ class ProcessExecutor(Executor):
         try:
             with _sigint_blocked():  # the workers start here (spawned on submit)
                 for t in tasks:
-                    futures[pool.submit(_call, t.fn, t.kwargs)] = t.key
+                    futures[pool.submit(_call, t)] = t.key
             pending = set(futures)
             while pending:
                 # a bounded wait: Ctrl-C may reach another thread of this process (the progress
@@ -278,9 +283,7 @@ class DaskExecutor(Executor):
         from distributed import as_completed as dask_completed
 
         futures = {
-            self.client.submit(
-                _call, t.fn, t.kwargs, key=f"sparsitylab-{t.key}-{id(t)}", pure=False
-            ): t.key
+            self.client.submit(_call, t, key=f"sparsitylab-{t.key}-{id(t)}", pure=False): t.key
             for t in tasks
         }
         for fut in dask_completed(list(futures)):
@@ -559,7 +562,8 @@ class StudyRun:
                     done[key] = result
                     if progress:
                         progress(len(done), total, key)
-        report = self.study.analyze(self.config, {t.key: done[t.key] for t in self.tasks})
+        with fast_compilation(bool(self.config.get("quick"))):
+            report = self.study.analyze(self.config, {t.key: done[t.key] for t in self.tasks})
         report.config = to_jsonable(self.config)
         report.header = run_header(self.study, self.config)
         return write_report(report, self.directory)
@@ -585,7 +589,7 @@ def open_run(
     write ``config.json``; nothing is deleted or written before every check passed. The lock is
     held until the block ends: a second run into the same folder is refused."""
     config = study_config(study, quick=quick, seeds=seeds)
-    tasks = study.tasks(config, config["seeds"])
+    tasks = [replace(t, fast_compile=quick) for t in study.tasks(config, config["seeds"])]
     keys = [t.key for t in tasks]
     if len(set(keys)) != len(keys):
         raise StudyError(f"study {study.name!r} has duplicate task keys")
