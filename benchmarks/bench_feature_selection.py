@@ -32,7 +32,9 @@ MNIST 1,000 rows); ``SPARSITYLAB_BENCH_SETTING=tabular5`` or ``mnist5`` (5 seeds
 setting on the three tabular data sets, or on MNIST alone) or ``mnist5_all_rows`` (5 seeds of the
 quick setting on all 5,000 MNIST images) or ``tabular_full`` (the full setting on the three
 tabular data sets) or ``tabular_more_seeds`` (the ``tabular5`` setting on 20 further seeds, 5 to
-24: how often the two libraries' sets differ, and which scores better when they do), written to
+24: how often the two libraries' sets differ, and which scores better when they do) or
+``mnist_full_one_seed`` and ``mnist_full_seeds_1_4`` (the full setting on MNIST, seed 0, then
+seeds 1 to 4: a seed takes LassoNet about 13 minutes on 2 cores), written to
 ``bench_feature_selection_<setting>.json``.
 """
 
@@ -61,6 +63,10 @@ SETTINGS = {
                "mnist_rows": 1000, "only": ["mnist5k"]},
     "mnist5_all_rows": {"seeds": [0, 1, 2, 3, 4], "cv": 3, "lassonet_path_multiplier": 1.2,
                         "mnist_rows": 5000, "only": ["mnist5k"]},
+    "mnist_full_one_seed": {"seeds": [0], "cv": 5, "lassonet_path_multiplier": 1.02,
+                            "mnist_rows": 5000, "only": ["mnist5k"]},
+    "mnist_full_seeds_1_4": {"seeds": [1, 2, 3, 4], "cv": 5, "lassonet_path_multiplier": 1.02,
+                             "mnist_rows": 5000, "only": ["mnist5k"]},
 }  # fmt: skip
 MNIST_K = 50
 

@@ -120,6 +120,9 @@ def _check_feature_selection(m):
     assert all(set(r) <= {"sin", "product"} for r in reg["lasso_missed_roles"])
     mn = m["mnist"]
     assert len(mn["n_pixels_network"]) == len(mn["n_pixels_l1"]) == len(reg["network_found"])
+    # the L1-logistic C is bisected to the network's pixel count: equal budgets, to a pixel or two
+    for net, l1 in zip(mn["n_pixels_network"], mn["n_pixels_l1"], strict=True):
+        assert abs(net - l1) <= max(2, 0.05 * net), (net, l1)
     assert mn["accuracy_network"][0] > mn["accuracy_random"][0]  # chosen pixels beat random
 
 

@@ -562,7 +562,7 @@ class StudyRun:
                     done[key] = result
                     if progress:
                         progress(len(done), total, key)
-        with fast_compilation(bool(self.config.get("quick"))):
+        with fast_compilation(any(t.fast_compile for t in self.tasks)):  # as its tasks compile
             report = self.study.analyze(self.config, {t.key: done[t.key] for t in self.tasks})
         report.config = to_jsonable(self.config)
         report.header = run_header(self.study, self.config)
