@@ -210,7 +210,9 @@ def study_command(
     seeds: int = typer.Option(
         None, "--seeds", help="Seeds per configuration, 1 to 10000 (default: the study's)."
     ),
-    quick: bool = typer.Option(False, "--quick", help="Small settings, compiled fast: under a minute on 2 cores."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Small settings, compiled fast: under a minute on 2 cores."
+    ),
     out: Path = typer.Option(Path("reports"), "--out", help="Reports go to OUT/NAME/."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://...)."),
     processes: int = typer.Option(

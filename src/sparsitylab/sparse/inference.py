@@ -18,8 +18,8 @@ import scipy.sparse as sp
 from sparsitylab.engine.networks import LEAKY_SLOPE
 from sparsitylab.sparse._model import check_count, unwrap
 
-SPARSE_THRESHOLD = 0.5  # from 50% zeros the CSR path was >= 6x faster at batch 1 (benchmark)
-MAX_BATCH = 32  # CSR ~3x faster at 32 rows, even at 256: larger batches stay dense
+SPARSE_THRESHOLD = 0.5  # from 50% zeros CSR was >= 3x faster at batch 1 on every machine timed
+MAX_BATCH = 32  # CSR 2.7-3x faster at 32 rows; at 256 0.99x on one machine: larger stay dense
 
 
 # module-level functions, not lambdas: a model holding a SparseForward must pickle
