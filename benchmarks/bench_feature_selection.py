@@ -89,6 +89,12 @@ def _setting():
     return name, SETTINGS[name]
 
 
+def result_name(setting_name):
+    """The results file's name (without ``.json``) of a setting's run."""
+    suffix = "" if setting_name in ("full", "quick") else f"_{setting_name}"
+    return "bench_feature_selection" + suffix
+
+
 def _datasets(mnist_rows):
     from sklearn.datasets import load_breast_cancer, load_diabetes
 
@@ -165,6 +171,18 @@ def _set_errors(task, Xtr, ytr, Xte, yte, target, cols, seed, refits=REFITS):
     return [
         _dense_error(task, Xtr, ytr, Xte, yte, target, cols, seed + 1000 * r) for r in range(refits)
     ]
+
+
+def _same_set(a, b):
+    return sorted(np.asarray(a, int).tolist()) == sorted(np.asarray(b, int).tolist())
+
+
+def _pair_errors(task, Xtr, ytr, Xte, yte, target, sl_cols, ln_cols, seed):
+    """Both libraries' set errors (``_set_errors``); a set both chose is refitted once."""
+    sl = _set_errors(task, Xtr, ytr, Xte, yte, target, sl_cols, seed)
+    if _same_set(sl_cols, ln_cols):
+        return sl, sl
+    return sl, _set_errors(task, Xtr, ytr, Xte, yte, target, ln_cols, seed)
 
 
 def _set_record(errors):
@@ -264,9 +282,7 @@ def _one(name, task, X, y, fixed_k, seed, setting):
         k = fixed_k
         sl_cols = _top_k(sl.path_.selected, np.linalg.norm(sl.coefs_[0], axis=1), k)
     ln_cols, ln_item, extra = _lassonet_at_k(task, Xtr, ytr, seed, mult, ln_path, k)
-    sl_errors = _set_errors(task, Xtr, ytr, Xte, yte, target, sl_cols, seed)
-    same = np.array_equal(np.sort(sl_cols), np.sort(ln_cols))  # the same refits: reuse them
-    ln_errors = sl_errors if same else _set_errors(task, Xtr, ytr, Xte, yte, target, ln_cols, seed)
+    sl_errors, ln_errors = _pair_errors(task, Xtr, ytr, Xte, yte, target, sl_cols, ln_cols, seed)
 
     out = {
         "seed": seed,
@@ -313,8 +329,7 @@ def _mean_over_seeds(runs, who, field):
 
 def _where_sets_differ(runs):
     """Seeds whose two ``k``-feature sets differ, and which scores better there (mean refit)."""
-    differ = [r for r in runs if sorted(r["sparsitylab"]["features"])
-              != sorted(r["lassonet"]["features"])]  # fmt: skip
+    differ = [r for r in runs if not _same_set(*(r[who]["features"] for who in SIDES))]
     diffs = [r["sparsitylab"]["test_error_dense_refit"] - r["lassonet"]["test_error_dense_refit"]
              for r in differ]  # fmt: skip
     return {
@@ -390,10 +405,7 @@ def main():
             "speedup_at_least_5x_all": all(b["speedup_at_least_5x"] for b in bars.values()),
         },
     }
-    name = "bench_feature_selection" + (
-        "" if setting_name in ("full", "quick") else f"_{setting_name}"
-    )
-    path = write_result(name, payload)
+    path = write_result(result_name(setting_name), payload)
     print(f"wrote {path}")
 
 

@@ -23,8 +23,7 @@ from benchmarks._common import RESULTS, write_result
 
 
 def _stored(setting: str) -> dict:
-    name = "bench_feature_selection" + ("" if setting in ("full", "quick") else f"_{setting}")
-    path = RESULTS / f"{name}.json"
+    path = RESULTS / f"{bench.result_name(setting)}.json"
     if not path.exists():
         raise SystemExit(f"no stored run for setting {setting!r}: {path} does not exist")
     return json.loads(path.read_text())
@@ -41,15 +40,12 @@ def rescore(setting: str) -> dict:
             Xtr, Xte, ytr, yte, target = bench._split(
                 task, np.asarray(X), np.asarray(y), run["seed"]
             )
-            data_args = (task, Xtr, ytr, Xte, yte, target)
             cols = {who: run[who]["features"] for who in bench.SIDES}
-            same = sorted(cols["sparsitylab"]) == sorted(cols["lassonet"])
-            errors = {}
-            for who in bench.SIDES:  # the same set gets the same refits: reuse them
-                reuse = same and who == "lassonet"
-                errors[who] = errors["sparsitylab"] if reuse else bench._set_errors(
-                    *data_args, cols[who], run["seed"]
-                )  # fmt: skip
+            same = bench._same_set(cols["sparsitylab"], cols["lassonet"])
+            pair = bench._pair_errors(
+                task, Xtr, ytr, Xte, yte, target, cols["sparsitylab"], cols["lassonet"], run["seed"]
+            )
+            errors = dict(zip(bench.SIDES, pair, strict=True))
             record = {"seed": run["seed"], "k": run["k"]}
             for who in bench.SIDES:
                 record[who] = {
@@ -97,8 +93,8 @@ def main(argv: list[str]) -> int:
     for setting in argv:
         if setting not in bench.SETTINGS:
             raise SystemExit(f"unknown setting {setting!r}; one of {sorted(bench.SETTINGS)}")
-        stem = "bench_feature_selection" + ("" if setting in ("full", "quick") else f"_{setting}")
-        print(f"wrote {write_result(stem + '_refits', rescore(setting))}", flush=True)
+        path = write_result(bench.result_name(setting) + "_refits", rescore(setting))
+        print(f"wrote {path}", flush=True)
     return 0
 
 
