@@ -25,7 +25,8 @@ same hidden layer sizes.
   each method's ``k`` columns, the same procedure for both, ``REFITS`` times with the refit
   seeds ``seed + 1000 r`` (``r = 0 .. REFITS - 1``); a set's test error is the mean of those
   refits. One refit's initialization moves the test error by more than the two sets differ
-  (Boston, seed 1, 20 refits of each set: standard deviation 1.4 and 0.9 in MSE), so a single
+  (full setting, Boston seed 1: standard deviation 1.1 and 1.5 in MSE over the 10 refits of
+  each library's set, ``test_error_refits`` in the results file), so a single
   refit (``r = 0``, kept as ``test_error_first_refit``) measures the draw more than the set.
   Each method's own model
   at that point is reported beside it (tabular data sets): sparsitylab's CV estimator (relaxed
