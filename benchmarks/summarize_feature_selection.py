@@ -28,23 +28,29 @@ import numpy as np
 from benchmarks import bench_feature_selection as bench
 from benchmarks._common import RESULTS, write_result
 
+
+def _files(*parts):
+    """Results files' names (no ``.json``): ``(setting, suffix)`` pairs."""
+    return [bench.result_name(setting) + suffix for setting, suffix in parts]
+
+
+RESCORED = "_refits"  # the rescored copy of a run stored before sets were refitted 10 times
 GROUPS = {
-    "tabular_full": ["tabular_full"],
-    "tabular5": ["tabular5_refits"],
-    "tabular_more_seeds": ["tabular_more_seeds_refits"],
-    "tabular_3_folds_seeds_0_24": ["tabular5_refits", "tabular_more_seeds_refits"],
-    "mnist_full": ["mnist_full_one_seed_refits", "mnist_full_seeds_1_4_refits"],
+    "tabular_full": _files(("tabular_full", "")),
+    "tabular5": _files(("tabular5", RESCORED)),
+    "tabular_more_seeds": _files(("tabular_more_seeds", RESCORED)),
+    "tabular_3_folds_seeds_0_24": _files(("tabular5", RESCORED), ("tabular_more_seeds", RESCORED)),
+    "mnist_full": _files(("mnist_full_one_seed", RESCORED), ("mnist_full_seeds_1_4", RESCORED)),
 }
 
 
-def _runs(stems):
-    """The stored runs of the files ``bench_feature_selection_<stem>.json``, per data set."""
+def _runs(names):
+    """The stored runs of the results files ``names``, per data set."""
     out = {}
-    for stem in stems:
-        path = RESULTS / f"bench_feature_selection_{stem}.json"
-        stored = json.loads(path.read_text())
-        for name, block in stored["datasets"].items():
-            out.setdefault(name, []).extend(block["runs"])
+    for name in names:
+        stored = json.loads((RESULTS / f"{name}.json").read_text())
+        for dataset, block in stored["datasets"].items():
+            out.setdefault(dataset, []).extend(block["runs"])
     return out
 
 
@@ -55,28 +61,29 @@ def paired_difference(runs) -> dict:
     }
     d = errors["sparsitylab"] - errors["lassonet"]
     n = len(d)
-    differ = [not bench._same_set(*(r[who]["features"] for who in bench.SIDES)) for r in runs]
-    noise = 0.0
-    for r, differs in zip(runs, differ, strict=True):
-        for who in bench.SIDES if differs else ():
-            refits = np.asarray(r[who]["test_error_refits"])
-            noise += refits.var(ddof=1) / len(refits)
+    differ = bench._where_sets_differ(runs)["seeds"]
+    noise = sum(  # a shared set's two refit means are the same numbers: no noise in d
+        np.var(r[who]["test_error_refits"], ddof=1) / len(r[who]["test_error_refits"])
+        for r in runs
+        if r["seed"] in differ
+        for who in bench.SIDES
+    )
     mean_ln = float(errors["lassonet"].mean())
     return {
         "seeds": [r["seed"] for r in runs],
-        "seeds_where_sets_differ": [r["seed"] for r, di in zip(runs, differ, strict=True) if di],
+        "seeds_where_sets_differ": differ,
         "mean_test_error": {who: float(errors[who].mean()) for who in bench.SIDES},
         "mean_difference": float(d.mean()),
         "relative_difference": float(d.mean() / mean_ln),
-        "se_over_seeds": float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+        "se_over_seeds": float(d.std(ddof=1) / np.sqrt(n)),
         "se_refit_noise": float(np.sqrt(noise) / n),
     }
 
 
 def summarize() -> dict:
     return {
-        group: {name: paired_difference(runs) for name, runs in _runs(stems).items()}
-        for group, stems in GROUPS.items()
+        group: {dataset: paired_difference(runs) for dataset, runs in _runs(names).items()}
+        for group, names in GROUPS.items()
     }
 
 
@@ -94,10 +101,7 @@ def main() -> int:
         "bench_feature_selection_summary",
         {
             "groups": groups,
-            "files": {
-                g: [f"bench_feature_selection_{s}.json" for s in stems]
-                for g, stems in GROUPS.items()
-            },
+            "files": {group: [f"{name}.json" for name in names] for group, names in GROUPS.items()},
             "protocol": __doc__,
         },
     )
